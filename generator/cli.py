@@ -1,0 +1,89 @@
+"""`kaohe` command line: parses arguments and calls the pipeline; prints problems without tracebacks."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import ContentError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kaohe", description="党建工作目标管理考核结果静态网站生成器")
+    sub = p.add_subparsers(dest="command", metavar="命令")
+
+    def common(sp, output: bool = False):
+        sp.add_argument("--content", default="content", help="内容文件夹(默认 content)")
+        if output:
+            sp.add_argument("--output", default="output", help="输出文件夹(默认 output)")
+        sp.add_argument("-v", "--verbose", action="store_true", help="显示各步骤耗时")
+
+    common(sub.add_parser("check", help="检查全部内容,报告所有问题,不生成网站"))
+    b = sub.add_parser("build", help="计分并生成网站")
+    common(b, output=True)
+    b.add_argument("--drafts", action="store_true", help="包括草稿轮次")
+    b.add_argument("--profile", choices=["internal", "public"], help="public:不输出 site.yaml 中标为 internal 的字段")
+    n = sub.add_parser("new", help="从带注释的模板新建细则或轮次")
+    n.add_argument("what", choices=["rulebook", "round"], help="rulebook(细则)或 round(轮次)")
+    n.add_argument("id", help="编号,如 2025-shizhi-jiguan")
+    n.add_argument("--content", default="content", help="内容文件夹(默认 content)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    try:
+        if args.command == "check":
+            return _check(args)
+        if args.command == "build":
+            return _build(args)
+        if args.command == "new":
+            from .scaffold import new
+            print(new(Path(args.content), args.what, args.id), flush=True)
+            return 0
+    except ContentError as exc:
+        _print_problems(exc.report.lines())
+        errors = len(exc.report.errors)
+        print(f"发现 {errors} 个错误,未生成任何文件;请按上面的提示修改后重试。", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("已中断;输出文件夹保持原样。", file=sys.stderr, flush=True)
+        return 130
+    return 0
+
+
+def _print_problems(lines: list[str]) -> None:
+    for line in lines:
+        print(line, file=sys.stderr, flush=True)
+
+
+def _log(args):
+    return (lambda msg: print(msg, file=sys.stderr)) if args.verbose else None
+
+
+def _check(args) -> int:
+    from .build import check
+    site = check(Path(args.content), args.content, _log(args))
+    _print_problems(site.report.lines())
+    units = sum(s.layout.n_units for s in site.scores.values())
+    print(f"检查通过:{len(site.content.rulebooks)} 本细则,{len(site.content.units)} 个单位,"
+          f"{len(site.content.rounds)} 个轮次,共计分 {units} 个单位次;{len(site.report.warnings)} 个警告。")
+    return 0
+
+
+def _build(args) -> int:
+    from .build import build, published_rounds
+    start = time.perf_counter()
+    site = build(Path(args.content), Path(args.output), drafts=args.drafts, profile=args.profile,
+                 shown=args.content, log=_log(args))
+    _print_problems(site.report.lines())
+    rounds = published_rounds(site, args.drafts)
+    units = sum(site.scores[r].layout.n_units for r in rounds)
+    skipped = len(site.scores) - len(rounds)
+    extra = f"(另有 {skipped} 个草稿轮次未输出,加 --drafts 可输出)" if skipped else ""
+    print(f"已生成 {args.output}/:{len(rounds)} 个轮次,{units} 个单位次{extra},用时 {time.perf_counter() - start:.1f} 秒。", flush=True)
+    return 0

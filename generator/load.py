@@ -1,0 +1,57 @@
+"""Reading the content folder into the content model, collecting every problem on the way."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .content import Content, SiteConfig
+from .errors import ContentError, Report
+from .rounds import check_round_refs, load_rounds
+from .rules import load_rulebooks
+from .schema import Fields
+from .units import load_units
+from .yamlio import load_yaml, read_text
+
+def load_content(root: Path, shown: str, report: Report) -> Content:
+    if not root.is_dir():
+        raise ContentError(_single(shown, f"找不到内容文件夹 {shown};请用 --content 指定内容文件夹,或在项目根目录运行"))
+    config = load_site(root / "site.yaml", f"{shown}/site.yaml", report)
+    units = load_units(root / "units.csv", f"{shown}/units.csv", report)
+    rulebooks = load_rulebooks(root / "rules", f"{shown}/rules", report)
+    rounds, results = load_rounds(root / "results", f"{shown}/results", report)
+    content = Content(root=shown, config=config, units=units, rulebooks=rulebooks, rounds=rounds, results=results)
+    for rnd in rounds.values():
+        check_round_refs(rnd, rulebooks, units, rounds, report)
+    for book in rulebooks.values():
+        for cat in book.applies_to:
+            if units and not any(u.category == cat for u in units.values()):
+                report.warning(book.path, book.line, f"applies_to 中的类别“{cat}”在名册 units.csv 中没有单位;请检查类别名称")
+    return content
+
+
+def load_site(path: Path, shown: str, report: Report) -> SiteConfig:
+    data = {}
+    if path.is_file():
+        try:
+            data = load_yaml(read_text(path, shown), shown) or {}
+        except ContentError as exc:
+            report.extend(exc.report)
+            data = {}
+    else:
+        report.warning(shown, None, "没有 site.yaml,网站标题将使用默认值;请建立 site.yaml 并填写 title 和 organisation")
+    f = Fields(data, shown, report, "站点配置")
+    title = f.text("title") or "党建工作目标管理考核"
+    organisation = f.text("organisation") or ""
+    profile = f.text("profile") or "internal"
+    if profile not in ("internal", "public"):
+        report.error(shown, f.line_of("profile"), f"profile“{profile}”无效;只能是 internal(内部)或 public(公开)")
+        profile = "internal"
+    internal = f.strings("internal")
+    theme = f.text("theme")
+    f.done()
+    return SiteConfig(title, organisation, profile, internal, theme, {})
+
+
+def _single(path: str, message: str) -> Report:
+    report = Report()
+    report.error(path, None, message)
+    return report

@@ -1,0 +1,185 @@
+"""Result rows: checked against the registry, the round and the unit's rulebook, then coded for scoring.
+
+The output `Rows` frame has one row per accepted result row with integer positions (see layout.py):
+`u`, `kind`, `idx` (criterion/item/bonus/penalty/veto position), `gi` (item, where there is one),
+`source`, `count`, `value` (fixed point), `rating`, `note`, `_file`, `_line`.
+Kinds: criterion, measure (tiers/rank value), score (direct), self (自评 score), vote, bonus, penalty, veto.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .content import ABSTAIN_RATINGS, DEFAULT_SOURCE, KIND_NAMES, SELF_SOURCE, Content
+from .errors import Report
+from .layout import Layout
+from .numbers import DECIMALS, SCALE, decimals_of, plain, to_decimal
+from .rounds import FILE
+from .tables import LINE
+
+COUNTED = ("criterion", "bonus", "penalty", "veto", "vote")
+UNIT_LEVEL = ("bonus", "penalty", "veto")
+
+
+def parse_values(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(present, ok, fixed-point value) for each cell; fast for the usual whole numbers."""
+    text = text.str.strip()
+    present = (text != "").to_numpy()
+    digits = text.str.isdigit().to_numpy() & present
+    value = np.zeros(len(text), dtype=np.int64)
+    ok = np.ones(len(text), dtype=bool)
+    short = digits & (text.str.len().to_numpy() <= 12)
+    if short.any():
+        value[short] = text[short].astype(np.int64).to_numpy() * SCALE
+    rest = np.flatnonzero(present & ~short)
+    if len(rest):
+        cells = text.to_numpy()
+        for i in rest:
+            d = to_decimal(cells[i])
+            if d is None or decimals_of(d) > DECIMALS or abs(d) >= 10**12:
+                ok[i] = False
+            else:
+                value[i] = int(d * SCALE)
+    return present, ok, value
+
+
+def check_rows(layout: Layout, frame: pd.DataFrame, content: Content, report: Report) -> pd.DataFrame:
+    rnd = layout.round
+    n = len(frame)
+    files = frame[FILE].to_numpy()
+    lines = frame[LINE].to_numpy()
+    bad = np.zeros(n, dtype=bool)
+
+    def err(mask: np.ndarray, group: str, message) -> None:
+        """Report each row of mask (message may be a function of the row position)."""
+        for i in np.flatnonzero(mask & ~bad):
+            report.error(files[i], int(lines[i]), message(i) if callable(message) else message, group=group)
+        bad[mask] = True
+
+    uid = frame["unit_id"].str.strip()
+    u = uid.map(layout.index)
+    in_round = u.notna().to_numpy()
+    uids = uid.to_numpy()
+    err(uid.eq("").to_numpy(), "unit-empty", "unit_id 为空;请填写单位编号")
+    known = uid.isin(content.units.keys()).to_numpy()
+    err(~known, "unit-unknown", lambda i: f"单位编号“{uids[i]}”不在名册 units.csv 中;请核对编号,或先在名册中登记该单位")
+    err(known & ~in_round, "unit-not-in-round",
+        lambda i: f"单位 {uids[i]}({content.units[uids[i]].name})不是本轮次“{rnd.title}”的参评单位;请核对编号,或在 round.yaml 的 participants 中加入")
+    u_arr = np.where(in_round, u.fillna(-1).to_numpy(), -1).astype(np.int64)
+
+    refs = frame["ref"].str.strip()
+    ref_arr = refs.to_numpy()
+    book = np.where(u_arr >= 0, layout.book_of[np.maximum(u_arr, 0)], -1) if layout.n_units else np.full(n, -1)
+    kinds = np.empty(n, dtype=object)
+    pos = np.full(n, -1, dtype=np.int64)
+    lookup = layout.refs
+    for i in np.flatnonzero(~bad):
+        hit = lookup.get((book[i], ref_arr[i]))
+        if hit is not None:
+            kinds[i], pos[i] = hit
+    err(refs.eq("").to_numpy(), "ref-empty", "ref 为空;请填写评分标准、项目、加分项、减分项或否决项的编号")
+    err(pos < 0, "ref-unknown", lambda i: (
+        f"编号“{ref_arr[i]}”不在单位 {uids[i]} 适用的细则 {layout.books[book[i]].id} 中;请核对编号(见该细则的评分标准编号,如 A1-1)"))
+
+    source = frame["source"].str.strip().replace("", DEFAULT_SOURCE).to_numpy()
+    rating = frame["rating"].str.strip().to_numpy()
+    has_rating = rating != ""
+    present, ok, value = parse_values(frame["value"])
+    vtext = frame["value"].to_numpy()
+    err(present & ~ok, "value-nan", lambda i: f"value“{vtext[i]}”不是有效数字;请填写阿拉伯数字(至多 {DECIMALS} 位小数)")
+
+    is_item = kinds == "item"
+    gi = np.where(is_item, pos, -1)
+    crit = kinds == "criterion"
+    if len(layout.criteria):
+        gi[crit] = layout.crit_item[pos[crit]]
+    item_kind = np.array([layout.items[g].kind if g >= 0 else "" for g in gi], dtype=object) if n else np.array([], dtype=object)
+    self_rows = source == SELF_SOURCE
+    composed = set(rnd.composition)
+
+    # what each row is
+    row_kind = np.where(np.isin(kinds, UNIT_LEVEL), kinds, "")
+    row_kind = np.where(crit, "criterion", row_kind)
+    vote = has_rating & ~np.isin(kinds, UNIT_LEVEL)
+    err(vote & crit, "vote-on-criterion", lambda i: f"rating 列只用于测评票,应对应项目编号,而“{ref_arr[i]}”是评分标准;请把 ref 改为所属项目的编号,或清空 rating 列")
+    err(vote & self_rows, "vote-self", "自评行的 value 填自评分,不填 rating;请清空 rating 列,或把 source 改为测评来源(如 民主测评)")
+    err(vote & (item_kind == "aggregate"), "vote-aggregate", lambda i: f"项目 {ref_arr[i]} 是汇总项,得分由下级单位换算,不能投票")
+    row_kind = np.where(vote & is_item, "vote", row_kind)
+    plain_item = is_item & ~vote
+    row_kind = np.where(plain_item & self_rows, "self", row_kind)
+    row_kind = np.where(plain_item & ~self_rows & np.isin(item_kind, ("tiers", "rank")), "measure", row_kind)
+    row_kind = np.where(plain_item & ~self_rows & (item_kind == "direct"), "score", row_kind)
+    wrong_item = plain_item & ~self_rows & np.isin(item_kind, ("deduction", "rating", "aggregate"))
+    err(wrong_item, "item-kind", lambda i: _wrong_item_message(layout, gi[i], ref_arr[i]))
+    err(crit & self_rows, "self-criterion", lambda i: f"自评行应填项目编号和自评分,而“{ref_arr[i]}”是评分标准;请把 ref 改为项目编号 {layout.items[gi[i]].id}")
+
+    # sources
+    scored_row = np.isin(row_kind, ("criterion", "measure", "score", "vote"))
+    err(scored_row & ~np.isin(source, list(composed)), "source", lambda i: (
+        f"来源“{source[i]}”不在本轮次的 composition 中(现有:{'、'.join(composed)});请改正 source 列,或在 round.yaml 的 composition 中加入该来源"))
+    if rnd.from_rounds:
+        err(np.isin(row_kind, ("criterion", "measure", "score", "vote", "self")), "from-rounds", (
+            f"本轮次的项目得分由 from_rounds({'、'.join(rnd.from_rounds)})汇总而来,这里只能录入加分、减分和一票否决;项目结果请录入到各分轮次"))
+
+    # counts: whole numbers, one by default
+    counted = np.isin(row_kind, COUNTED)
+    count = np.where(present, value // SCALE, 1)
+    whole = (value % SCALE == 0) & (value >= 0)
+    err(counted & present & ok & ~whole, "count", lambda i: f"value“{vtext[i]}”应是次数或票数,只能为 0 或正整数;请改正")
+    once = np.zeros(n, dtype=bool)
+    if len(layout.criteria):
+        no_unit = np.array([c.unit is None for c in layout.criteria])
+        once[crit] = no_unit[pos[crit]]
+    err(crit & (count > 1) & once, "count-once", lambda i: (
+        f"评分标准 {ref_arr[i]}“{layout.criteria[pos[i]].text}”不按次扣分(没有 unit),value 只能是 1;如确需按次计,请在细则中为它写上 unit"))
+
+    # ratings must be on the scale (abstentions are counted apart)
+    for i in np.flatnonzero(vote & ~bad):
+        scale = layout.books[book[i]].rating_scale
+        if rating[i] not in scale and rating[i] not in ABSTAIN_RATINGS:
+            report.error(files[i], int(lines[i]), f"评价“{rating[i]}”不在细则的 rating_scale 中;请填写 {'、'.join(scale)} 之一(“不了解”等弃权票也可录入,不计入测评得分)", group="rating")
+            bad[i] = True
+
+    # values that are scores
+    needs_value = np.isin(row_kind, ("measure", "score", "self"))
+    err(needs_value & ~present, "value-missing", lambda i: f"项目 {ref_arr[i]} 需要在 value 列填写{'自评分' if self_rows[i] else '数值'};请补上")
+    is_score = np.isin(row_kind, ("score", "self"))
+    over = is_score & present & ((value > np.where(gi >= 0, layout.item_points[np.maximum(gi, 0)], 0)) | (value < 0))
+    err(over, "score-range", lambda i: f"项目 {ref_arr[i]} 的得分 {vtext[i].strip()} 超出范围;应在 0 到 {plain(layout.items[gi[i]].points)} 分之间")
+
+    keep = ~bad
+    rows = pd.DataFrame({
+        "u": u_arr[keep], "kind": row_kind[keep].astype(str), "idx": pos[keep], "gi": gi[keep],
+        "source": source[keep], "count": np.where(counted, count, 0)[keep], "value": value[keep],
+        "rating": rating[keep], "note": frame["note"].str.strip().to_numpy()[keep],
+        FILE: files[keep], LINE: lines[keep].astype(np.int64)})
+    _check_duplicates(rows, layout, report)
+    return rows
+
+
+def _wrong_item_message(layout: Layout, gi: int, ref: str) -> str:
+    item = layout.items[gi]
+    if item.kind == "deduction":
+        first = item.criteria[0].id if item.criteria else f"{item.id}-1"
+        return (f"项目 {ref} 是扣分项,请按评分标准编号录入扣分(如 {first}),不要直接写项目编号;"
+                f"若这是自评分,请在 source 列写“自评”")
+    if item.kind == "rating":
+        return f"项目 {ref} 是测评项,每行应在 rating 列写 优秀/较好/一般/差,在 value 列写票数"
+    return f"项目 {ref} 是{KIND_NAMES[item.kind]},得分由下级单位得分自动换算,不能录入"
+
+
+def _check_duplicates(rows: pd.DataFrame, layout: Layout, report: Report) -> None:
+    """A second measured value or score for the same unit, item and source is an error."""
+    single = rows[rows["kind"].isin(("measure", "score", "self"))]
+    if single.empty:
+        return
+    dup = single.duplicated(["u", "gi", "source"], keep=False)
+    if not dup.any():
+        return
+    for _, group in single[dup].groupby(["u", "gi", "source"], sort=False):
+        first = group.iloc[0]
+        for _, row in group.iloc[1:].iterrows():
+            unit = layout.units[row["u"]]
+            report.error(row[FILE], int(row[LINE]),
+                         f"单位 {unit.id} 的项目 {layout.items[row['gi']].id}(来源 {row['source']})已在 {first[FILE]} 第 {first[LINE]} 行录入过数值;"
+                         f"同一项目只能有一个{'自评分' if row['kind'] == 'self' else '数值'},请删去重复的一行", group="duplicate")

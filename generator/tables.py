@@ -1,0 +1,136 @@
+"""Reading tables that staff save from Excel: CSV in UTF-8, UTF-8 with BOM or GB18030/GBK, and .xlsx.
+
+Every table comes back as a DataFrame of strings with a `_line` column: the line of the row in the
+file (the header is line 1), so an error can say exactly where to look.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import fail
+
+LINE = "_line"
+
+
+def decode(data: bytes, shown: str) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise fail(shown, None, "文件编码无法识别(既不是 UTF-8,也不是 GBK/GB18030);请在 Excel 中“另存为”CSV UTF-8 格式") from None
+
+
+def read_table(path: Path, shown: str) -> pd.DataFrame:
+    if path.suffix.lower() == ".xlsx":
+        return _read_xlsx(path, shown)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise fail(shown, None, f"无法读取文件({exc.strerror})") from None
+    return read_csv_text(decode(data, shown), shown)
+
+
+def read_csv_text(text: str, shown: str) -> pd.DataFrame:
+    if not text.strip():
+        raise fail(shown, 1, "文件是空的;第一行应是列名,如 unit_id,ref,value")
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+                            skip_blank_lines=False, skipinitialspace=False, engine="c")
+    except (pd.errors.ParserError, ValueError) as exc:
+        line = _parser_line(str(exc))
+        raise fail(shown, line, f"CSV 格式有误,某行的列数与列名不一致({exc});请检查该行是否多了逗号或引号未闭合") from None
+    frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
+    frame[LINE] = _line_numbers(text, len(frame))
+    return _drop_empty(frame)
+
+
+def _parser_line(message: str) -> int | None:
+    import re
+    m = re.search(r"line (\d+)", message)
+    return int(m.group(1)) if m else None
+
+
+def _line_numbers(text: str, n: int):
+    """Line of each data row; rows are line 2, 3, … unless a quoted cell spans several lines."""
+    if '"' not in text or text.count("\n") <= n + 1:
+        return range(2, n + 2)
+    lines = []
+    reader = csv.reader(io.StringIO(text))
+    start = 1
+    for i, _row in enumerate(reader):
+        if i > 0:
+            lines.append(start)
+        start = reader.line_num + 1
+    # pandas and csv agree on rows for well-formed input; pad defensively
+    lines += list(range(lines[-1] + 1 if lines else 2, lines[-1] + 1 + n - len(lines) if lines else n + 2))
+    return lines[:n]
+
+
+def _drop_empty(frame: pd.DataFrame) -> pd.DataFrame:
+    """Excel leaves rows of empty cells (",,,") after the data: they are not rows."""
+    cols = [c for c in frame.columns if c != LINE]
+    if not cols or frame.empty:
+        return frame
+    blank = frame[cols[0]].str.strip() == ""
+    for c in cols[1:]:
+        blank &= frame[c].str.strip() == ""
+    if blank.any():
+        frame = frame.loc[~blank].reset_index(drop=True)
+    return frame
+
+
+def _read_xlsx(path: Path, shown: str) -> pd.DataFrame:
+    try:
+        import openpyxl
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise fail(shown, None, f"无法打开 Excel 文件({type(exc).__name__});请确认它是 .xlsx 格式且未损坏") from None
+    try:
+        sheet = book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise fail(shown, 1, "工作表是空的;第一行应是列名,如 unit_id,ref,value")
+        names = [("" if h is None else str(h)).strip() for h in header]
+        records, lines = [], []
+        for number, row in enumerate(rows, start=2):
+            cells = [_cell_text(v) for v in row[:len(names)]]
+            cells += [""] * (len(names) - len(cells))
+            if all(c == "" for c in cells):
+                continue
+            records.append(cells)
+            lines.append(number)
+    finally:
+        book.close()
+    frame = pd.DataFrame(records, columns=names, dtype=str) if records else pd.DataFrame(columns=names, dtype=str)
+    frame = frame.loc[:, [n != "" for n in names]] if "" in names else frame
+    frame[LINE] = lines
+    return frame
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)  # shortest text that reads back as the same number, as Excel shows it
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10]
+    return str(value).strip()
+
+
+def require_columns(frame: pd.DataFrame, required: tuple[str, ...], shown: str) -> list[str]:
+    """Names of required columns that are missing."""
+    return [c for c in required if c not in frame.columns]
