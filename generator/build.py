@@ -56,8 +56,8 @@ def score_all(content: Content, report: Report) -> dict[str, RoundScore]:
     scores: dict[str, RoundScore] = {}
     for rid in round_order(content, report):
         rnd = content.rounds[rid]
-        if any(book not in content.rulebooks for book in rnd.rulebooks.values()):
-            continue  # reported by check_round_refs; nothing to score against
+        if any(book not in content.rulebooks or book in content.broken for book in rnd.rulebooks.values()):
+            continue  # the rulebook's own errors are reported; scoring against it would only echo them
         if any(sub not in scores for sub in rnd.from_rounds if sub in content.rounds):
             continue
         score = score_round(rnd, content, content.results[rid], scores, report)

@@ -211,3 +211,4 @@ class Content:
     rulebooks: dict        # id -> Rulebook, sorted by id
     rounds: dict           # id -> Round, sorted by id
     results: dict          # round id -> pandas.DataFrame of raw result rows
+    broken: set = field(default_factory=set)   # ids of rulebooks that have errors: not scored against

@@ -144,7 +144,8 @@ def check_rows(layout: Layout, frame: pd.DataFrame, content: Content, report: Re
     needs_value = np.isin(row_kind, ("measure", "score", "self"))
     err(needs_value & ~present, "value-missing", lambda i: f"项目 {ref_arr[i]} 需要在 value 列填写{'自评分' if self_rows[i] else '数值'};请补上")
     is_score = np.isin(row_kind, ("score", "self"))
-    over = is_score & present & ((value > np.where(gi >= 0, layout.item_points[np.maximum(gi, 0)], 0)) | (value < 0))
+    points = np.append(layout.item_points, 0)[gi]   # gi −1 (no item) reads the appended 0
+    over = is_score & present & ((value > points) | (value < 0))
     err(over, "score-range", lambda i: f"项目 {ref_arr[i]} 的得分 {vtext[i].strip()} 超出范围;应在 0 到 {plain(layout.items[gi[i]].points)} 分之间")
 
     keep = ~bad

@@ -16,14 +16,17 @@ ITEM_KEYS = {"id", "title", "points", "requirements", "methods", "measure", "def
 AGGREGATE_STATS = ("mean", "min", "max", "median")
 
 
-def load_rulebooks(rules_dir: Path, shown: str, report: Report) -> dict[str, Rulebook]:
+def load_rulebooks(rules_dir: Path, shown: str, report: Report, broken: set | None = None) -> dict[str, Rulebook]:
+    """Every rulebook under rules/; ids of rulebooks with errors are added to `broken`."""
     books: dict[str, Rulebook] = {}
+    broken = set() if broken is None else broken
     if not rules_dir.is_dir():
         report.error(shown, None, "找不到细则文件夹 rules/;请在内容文件夹中建立 rules/ 并放入细则文件")
         return books
     for entry in sorted(rules_dir.iterdir(), key=lambda p: p.name):
         if entry.name.startswith((".", "_")):
             continue
+        errors_before = len(report.errors)
         if entry.is_dir():
             book = _load_folder(entry, f"{shown}/{entry.name}", report)
         elif entry.suffix == ".md":
@@ -32,6 +35,8 @@ def load_rulebooks(rules_dir: Path, shown: str, report: Report) -> dict[str, Rul
             continue
         if book is None:
             continue
+        if len(report.errors) > errors_before:
+            broken.add(book.id)
         expected = entry.stem if entry.is_file() else entry.name
         if book.id != expected:
             report.error(book.path, book.line, f"细则编号 id: {book.id} 与文件名“{expected}”不一致;请把 id 改为 {expected},或把文件改名为 {book.id}")
@@ -241,11 +246,11 @@ def _item(raw, section_id: str, path: str, line: int, report: Report, claim) -> 
     measure = f.text("measure")
     present = [k for k in KIND_KEYS if f.has(k) and f.map[k] not in (None, False)]
     if not present:
-        report.error(path, f.line, f"{what}未指明计分方式;请写 criteria(扣分标准)、tiers、rank、direct: true、rating: true 或 aggregate 之一")
+        report.error(path, f.line, f"{what} 未指明计分方式;请写 criteria(扣分标准)、tiers、rank、direct: true、rating: true 或 aggregate 之一")
         f.done(ITEM_KEYS)
         return None
     if len(present) > 1:
-        report.error(path, f.line, f"{what}同时写了 {'、'.join(present)} 两种以上计分方式;每个项目只能用一种,请删去多余的")
+        report.error(path, f.line, f"{what} 同时写了 {'、'.join(present)} 两种以上计分方式;每个项目只能用一种,请删去多余的")
         f.done(ITEM_KEYS)
         return None
     key = present[0]
