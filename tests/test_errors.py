@@ -126,17 +126,27 @@ def test_every_problem_is_reported_in_one_run(tmp_path, monkeypatch, kaohe):
     monkeypatch.chdir(tmp_path)
     site = ContentDir(tmp_path / "content")
     good(site)
-    replace_in("rules/t.md", "total: 100", "total: 90")(site)
+    site.rulebook(RULEBOOK_D.replace("total: 100", "total: 90"))
     with_results("zz,A1-1,,,,\na,A1-2,x,,,\n")(site)
     site.write("units.csv", "unit_id,name,category\na,甲单位,机关事业单位\nb,乙单位,社区\nB!,丙,社区\n")
     run = kaohe("check", "--content", "content")
     errors = [line for line in run.lines if ": 错误: " in line]
     assert run.code == 1
-    assert any(line.startswith(f"{T}:7:") for line in errors)
+    assert any(line.startswith("content/rules/d.md:5:") for line in errors)
     assert any(line.startswith(f"{U}:4:") for line in errors)
     assert any(line.startswith(f"{R}:5:") for line in errors)
     assert any(line.startswith(f"{R}:6:") for line in errors)
     assert "Traceback" not in run.err
+
+
+def test_a_broken_rulebook_does_not_echo_into_the_results(tmp_path, monkeypatch, kaohe):
+    monkeypatch.chdir(tmp_path)
+    site = ContentDir(tmp_path / "content")
+    good(site)
+    replace_in("rules/t.md", "total: 100", "total: 90")(site)
+    run = kaohe("check", "--content", "content")
+    assert [line for line in run.lines if "错误" in line and not line.startswith("发现")] == [
+        f"{T}:7: 错误: 各部分分值合计 100 分(40+60),与 total: 90 不符;请核对各部分分值或总分"]
 
 
 def test_a_failed_build_leaves_the_previous_output_as_it_was(tmp_path, monkeypatch, kaohe):
