@@ -189,7 +189,7 @@ def rulebook_markdown(n_units: int) -> str:
         for iid, ititle, ipoints, kind, spec in items:
             out += [f"      - id: {iid}", f"        title: {ititle}", f"        points: {ipoints}",
                     "        requirements: |",
-                    f"          {ititle}工作部署到位、制度健全、记录完整,按本细则评分标准逐项考核。",
+                    f"          {ititle}工作部署到位、制度健全、记录完整，按本细则评分标准逐项考核。",
                     "        methods: [听取汇报、查阅档案, 实地察看, 个别访谈]"]
             if kind == D:
                 out.append("        criteria:")
@@ -223,11 +223,11 @@ def rulebook_markdown(n_units: int) -> str:
     out.append("vetoes:")
     out += [f"  - {{id: {vid}, text: {text}, grade: {g}}}" for vid, text, g in VETOES]
     out += ["---", "", "# 基层党建工作目标管理考核细则", "",
-            "## 一、目的", "", "为全面落实新时代党的建设总要求,推动基层党组织全面进步、全面过硬,制定本细则。", "",
+            "## 一、目的", "", "为全面落实新时代党的建设总要求，推动基层党组织全面进步、全面过硬，制定本细则。", "",
             "## 二、考核方式", "",
-            "考核采取听取汇报、查阅档案、实地察看、个别访谈相结合的方式,实行百分制。"
-            "扣分项扣完为止;加分项累计不超过 5 分;减分项上不封顶。", "",
-            "## 三、附则", "", "本细则由中共××市委组织部负责解释,自 2024 年 1 月 1 日起施行。", ""]
+            "考核采取听取汇报、查阅档案、实地察看、个别访谈相结合的方式，实行百分制。"
+            "扣分项扣完为止；加分项累计不超过 5 分；减分项上不封顶。", "",
+            "## 三、附则", "", "本细则由中共××市委组织部负责解释，自 2024 年 1 月 1 日起施行。", ""]
     return "\n".join(out)
 
 
@@ -246,7 +246,7 @@ class Refs:
             for iid, _it, _ip, kind, spec in items:
                 if kind == D:
                     for k, (text, deduct, unit, _mx) in enumerate(spec, start=1):
-                        p = self._add(f"{iid}-{k}", [f"{how},{m}月{text}" for m in range(1, 13) for how in HOWS])
+                        p = self._add(f"{iid}-{k}", [f"{how}，{m}月{text}" for m in range(1, 13) for how in HOWS])
                         if deduct == 0:
                             self.zero = p
                         else:
@@ -345,7 +345,7 @@ def round_rows(n: int, quality: np.ndarray, refs: Refs, rng: np.random.Generator
     # deductions: k distinct criteria per unit, weighted (small deductions are found more often)
     crit = np.array(refs.crit)
     weight = 1.0 / np.array(refs.crit_deduct)
-    k = np.clip(np.rint(5.5 - 1.3 * q + rng.normal(0, 1.0, n)), 0, 10).astype(np.int64)
+    k = np.clip(np.rint(6.5 - 2.0 * q + rng.normal(0, 1.0, n)), 0, 12).astype(np.int64)
     keys = -np.log(rng.random((n, len(crit)))) / weight          # Efraimidis–Spirakis
     order = np.argsort(keys, axis=1, kind="stable")
     take = np.arange(len(crit))[None, :] < k[:, None]
