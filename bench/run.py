@@ -1,0 +1,315 @@
+"""Benchmark kaohe on generated workloads.
+
+    python bench/run.py [--sizes 1000,10000,100000] [--repeat 3] [--scenarios check,build-cold]
+
+For each size the workload (bench/workload.py) is generated once into bench/work/<N>/content
+(reused while the generator, seed and round count are unchanged; --regen forces it). Then every
+scenario runs as a subprocess, --repeat times, interleaved (check, build, check, build, …), and
+we record wall time, CPU time and the child's peak RSS (os.wait4's rusage). The Markdown report is
+printed and appended to bench/RESULTS.md (--replace starts the file afresh).
+
+To add a measurement, append a Scenario to SCENARIOS: a name, a function giving the argv from the
+Ctx (paths of this size's workload) and an optional setup callable run before each repetition.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+WORK = BENCH / "work"
+RESULTS = BENCH / "RESULTS.md"
+WORKLOAD = BENCH / "workload.py"
+
+
+@dataclass
+class Ctx:
+    size: int
+    rounds: int
+    seed: int
+    root: Path            # bench/work/<N>
+    rows: int = 0         # result rows in the workload (all rounds)
+
+    @property
+    def content(self) -> Path:
+        return self.root / "content"
+
+    @property
+    def output(self) -> Path:
+        return self.root / "output"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+
+def kaohe() -> list[str]:
+    """The kaohe command of the interpreter running this script (the project's venv)."""
+    script = Path(sys.executable).parent / "kaohe"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "generator"]
+
+
+def remove_output(ctx: Ctx) -> None:
+    shutil.rmtree(ctx.output, ignore_errors=True)
+
+
+def ensure_output(ctx: Ctx) -> None:
+    if not ctx.output.exists():
+        subprocess.run([*kaohe(), "build", "--content", str(ctx.content), "--output", str(ctx.output)],
+                       cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+
+
+@dataclass
+class Scenario:
+    name: str
+    describe: str
+    argv: Callable[[Ctx], list[str]]
+    setup: Callable[[Ctx], None] = lambda ctx: None
+
+
+SCENARIOS = [
+    Scenario("check", "kaohe check: read, validate and score every round",
+             lambda c: [*kaohe(), "check", "--content", str(c.content), "-v"]),
+    Scenario("build-cold", "kaohe build into a deleted output folder",
+             lambda c: [*kaohe(), "build", "--content", str(c.content), "--output", str(c.output), "-v"],
+             setup=remove_output),
+    Scenario("build-warm", "kaohe build over the output of a previous build (nothing changed)",
+             lambda c: [*kaohe(), "build", "--content", str(c.content), "--output", str(c.output), "-v"],
+             setup=ensure_output),
+]
+DEFAULT_SCENARIOS = "check,build-cold"
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    maxrss_kib: int
+    code: int
+    steps: dict            # step name from `-v` -> seconds
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class Result:
+    size: int
+    scenario: Scenario
+    ctx: Ctx
+    runs: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> list[Run]:
+        return [r for r in self.runs if r.code == 0]
+
+
+STEP_RE = re.compile(r"^\s+(\S.*?): ([0-9.]+) 秒\s*$")
+
+
+def measure(argv: list[str], log_base: Path) -> Run:
+    log_base.parent.mkdir(parents=True, exist_ok=True)
+    out_path, err_path = log_base.with_suffix(".stdout"), log_base.with_suffix(".stderr")
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)   # reaped by wait4, tell Popen
+    stdout = out_path.read_text("utf-8", errors="replace")
+    stderr = err_path.read_text("utf-8", errors="replace")
+    steps = {}
+    for line in stderr.splitlines():
+        m = STEP_RE.match(line)
+        if m:
+            steps[m.group(1)] = steps.get(m.group(1), 0.0) + float(m.group(2))
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, proc.returncode, steps, stdout, stderr)
+
+
+def generator_hash() -> str:
+    return hashlib.sha256(WORKLOAD.read_bytes()).hexdigest()[:16]
+
+
+def count_rows(content: Path) -> int:
+    rows = 0
+    for path in sorted((content / "results").glob("*/*.csv")):
+        if path.name == "corrections.csv":
+            continue
+        data = path.read_bytes()
+        rows += data.count(b"\n") - 1 + (0 if data.endswith(b"\n") else 1)
+    return rows
+
+
+def prepare(size: int, rounds: int, seed: int, regen: bool) -> tuple[Ctx, float | None]:
+    """Generate the workload of one size unless an identical one is already there."""
+    ctx = Ctx(size, rounds, seed, WORK / str(size))
+    stamp_path = ctx.root / "workload.json"
+    want = {"units": size, "rounds": rounds, "seed": seed, "generator": generator_hash()}
+    if not regen and stamp_path.is_file() and ctx.content.is_dir():
+        stamp = json.loads(stamp_path.read_text("utf-8"))
+        if all(stamp.get(k) == v for k, v in want.items()):
+            ctx.rows = stamp["rows"]
+            print(f"[{size}] 复用已生成的负载 {ctx.content.relative_to(REPO)}({ctx.rows} 行结果)", flush=True)
+            return ctx, None
+    ctx.root.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(WORKLOAD), "--units", str(size), "--out", str(ctx.content),
+                    "--rounds", str(rounds), "--seed", str(seed)], cwd=REPO, check=True)
+    took = time.perf_counter() - start
+    ctx.rows = count_rows(ctx.content)
+    stamp_path.write_text(json.dumps(want | {"rows": ctx.rows, "gen_seconds": round(took, 2)}, ensure_ascii=False), "utf-8")
+    return ctx, took
+
+
+# ---------------------------------------------------------------- report
+
+def machine() -> dict:
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    versions = {}
+    for mod in ("pandas", "numpy", "jinja2"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except Exception:
+            versions[mod] = "?"
+    return {"nproc": os.cpu_count(), "cpu": model, "mem": mem, "python": platform.python_version(),
+            "os": platform.platform(), **versions}
+
+
+def fmt_rate(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def report(results: list[Result], cmdline: str, gen_times: dict) -> str:
+    m = machine()
+    now = dt.datetime.now().astimezone()
+    lines = [f"## {now:%Y-%m-%d %H:%M %z}", "",
+             f"- 命令:`{cmdline}`",
+             f"- 机器:{m['nproc']} 核 {m['cpu']},内存 {m['mem']};{m['os']}",
+             f"- Python {m['python']},pandas {m['pandas']},numpy {m['numpy']},Jinja2 {m['jinja2']}",
+             "- 负载:bench/workload.py(每个单位 3 个轮次,每轮约 13 行结果);计时为子进程墙钟时间,"
+             "内存为子进程峰值 RSS(wait4 ru_maxrss)。",
+             ""]
+    if gen_times:
+        lines.append("- 生成负载用时:" + ",".join(f"{n} 单位 {t:.1f} 秒" for n, t in gen_times.items()))
+        lines.append("")
+    lines += ["| 单位数 | 场景 | 成功/次数 | 中位数 s | 最小 s | 最大 s | CPU s(中位) | 峰值内存 MiB | 结果行/s | 单位次/s |",
+              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for res in results:
+        ok = res.ok
+        if ok:
+            walls = [r.wall for r in ok]
+            med = statistics.median(walls)
+            unit_rounds = res.size * res.ctx.rounds
+            lines.append(f"| {res.size:,} | {res.scenario.name} | {len(ok)}/{len(res.runs)} | {med:.2f} | {min(walls):.2f} | "
+                         f"{max(walls):.2f} | {statistics.median(r.cpu for r in ok):.2f} | "
+                         f"{max(r.maxrss_kib for r in ok) / 1024:.0f} | {fmt_rate(res.ctx.rows / med)} | {fmt_rate(unit_rounds / med)} |")
+        else:
+            lines.append(f"| {res.size:,} | {res.scenario.name} | 0/{len(res.runs)} | 失败 | | | | | | |")
+    # per-step breakdown from `kaohe -v`
+    steps = list(dict.fromkeys(s for res in results for r in res.ok for s in r.steps))
+    if steps:
+        lines += ["", "各步骤耗时(`-v` 输出,中位数,秒):", "",
+                  "| 单位数 | 场景 | " + " | ".join(steps) + " |",
+                  "|---:|---|" + "---:|" * len(steps)]
+        for res in results:
+            if not res.ok:
+                continue
+            cells = []
+            for s in steps:
+                vals = [r.steps[s] for r in res.ok if s in r.steps]
+                cells.append(f"{statistics.median(vals):.2f}" if vals else "")
+            lines.append(f"| {res.size:,} | {res.scenario.name} | " + " | ".join(cells) + " |")
+    rows = {res.size: (res.ctx.rows, res.size * res.ctx.rounds) for res in results}
+    lines += ["", "结果行数:" + ",".join(f"{n:,} 单位 = {r:,} 行 / {u:,} 单位次" for n, (r, u) in rows.items())]
+    said = [(res, res.ok[-1].stdout.strip().splitlines()[-1]) for res in results if res.ok and res.ok[-1].stdout.strip()]
+    if said:
+        lines += ["", "kaohe 的输出(最后一次成功运行):", ""]
+        lines += [f"- {res.size} {res.scenario.name}:{text}" for res, text in said]
+    failures = [(res, r) for res in results for r in res.runs if r.code != 0]
+    if failures:
+        lines += ["", "失败的运行:", ""]
+        for res, r in failures:
+            tail = "\n".join(r.stderr.strip().splitlines()[-15:])
+            lines += [f"- {res.size} {res.scenario.name}: 退出码 {r.code}", "", "```", tail, "```", ""]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="kaohe 基准测试")
+    p.add_argument("--sizes", default="1000,10000,100000", help="单位数,逗号分隔")
+    p.add_argument("--repeat", type=int, default=3, help="每个场景运行次数(交错进行)")
+    p.add_argument("--rounds", type=int, default=3, help="负载的轮次数")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--scenarios", default=DEFAULT_SCENARIOS,
+                   help=f"场景,逗号分隔;可选 {','.join(s.name for s in SCENARIOS)}")
+    p.add_argument("--regen", action="store_true", help="重新生成负载,即使已有相同的")
+    p.add_argument("--replace", action="store_true", help="覆盖 RESULTS.md,而不是追加")
+    args = p.parse_args(argv)
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    by_name = {s.name: s for s in SCENARIOS}
+    unknown = [n for n in args.scenarios.split(",") if n not in by_name]
+    if unknown:
+        p.error(f"未知场景 {','.join(unknown)};可选 {','.join(by_name)}")
+    scenarios = [by_name[n] for n in args.scenarios.split(",")]
+    cmdline = shlex.join(["python", "bench/run.py", *(sys.argv[1:] if argv is None else argv)])
+
+    results: list[Result] = []
+    gen_times: dict = {}
+    for size in sizes:
+        ctx, took = prepare(size, args.rounds, args.seed, args.regen)
+        if took is not None:
+            gen_times[size] = took
+        batch = [Result(size, sc, ctx) for sc in scenarios]
+        for rep in range(args.repeat):
+            for res in batch:
+                res.scenario.setup(ctx)
+                run = measure(res.scenario.argv(ctx), ctx.logs / f"{res.scenario.name}-{rep + 1}")
+                res.runs.append(run)
+                status = "ok" if run.code == 0 else f"退出码 {run.code}"
+                print(f"[{size}] {res.scenario.name} #{rep + 1}: {run.wall:.2f} 秒,CPU {run.cpu:.2f} 秒,"
+                      f"峰值 {run.maxrss_kib / 1024:.0f} MiB,{status}", flush=True)
+                if run.code != 0:
+                    print("\n".join(run.stderr.strip().splitlines()[-15:]), file=sys.stderr, flush=True)
+        results += batch
+
+    text = report(results, cmdline, gen_times)
+    print()
+    print(text)
+    if args.replace or not RESULTS.exists():
+        RESULTS.write_text("# kaohe 基准测试结果\n\n由 `bench/run.py` 生成,每次运行追加一节。\n\n" + text, "utf-8")
+    else:
+        with open(RESULTS, "a", encoding="utf-8") as f:
+            f.write("\n" + text)
+    return 1 if any(r.code != 0 for res in results for r in res.runs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
