@@ -21,26 +21,46 @@ COUNTED = ("criterion", "bonus", "penalty", "veto", "vote")
 UNIT_LEVEL = ("bonus", "penalty", "veto")
 
 
-def parse_values(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(present, ok, fixed-point value) for each cell; fast for the usual whole numbers."""
-    text = text.str.strip()
-    present = (text != "").to_numpy()
-    digits = text.str.isdigit().to_numpy() & present
-    value = np.zeros(len(text), dtype=np.int64)
-    ok = np.ones(len(text), dtype=bool)
-    short = digits & (text.str.len().to_numpy() <= 12)
-    if short.any():
-        value[short] = text[short].astype(np.int64).to_numpy() * SCALE
-    rest = np.flatnonzero(present & ~short)
-    if len(rest):
-        cells = text.to_numpy()
-        for i in rest:
-            d = to_decimal(cells[i])
-            if d is None or decimals_of(d) > DECIMALS or abs(d) >= 10**12:
-                ok[i] = False
-            else:
-                value[i] = int(d * SCALE)
-    return present, ok, value
+def any_of(values: np.ndarray, choices) -> np.ndarray:
+    """Membership in a few strings: on object arrays, a handful of equality passes beat np.isin's sort."""
+    out = np.zeros(len(values), dtype=bool)
+    for choice in choices:
+        out |= values == choice
+    return out
+
+
+def factorize(column) -> tuple[np.ndarray, list[str]]:
+    """(codes, stripped distinct values): per-cell work is done once per distinct value.
+
+    A round of 100,000 units has millions of cells but only thousands of distinct ones
+    (unit ids, refs, counts like "1", sources), so this is what keeps checking fast."""
+    codes, uniques = pd.factorize(np.asarray(column, dtype=object), use_na_sentinel=False)
+    return codes.astype(np.int64), [str(u).strip() for u in uniques]
+
+
+def cells(column) -> np.ndarray:
+    """The column's stripped text, as an object array."""
+    codes, uniques = factorize(column)
+    return np.array(uniques, dtype=object)[codes] if len(codes) else np.array([], dtype=object)
+
+
+def parse_values(column) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(present, ok, fixed-point value) for each cell, parsing each distinct text once."""
+    codes, uniques = factorize(column)
+    present_u = np.array([t != "" for t in uniques], dtype=bool)
+    ok_u = np.ones(len(uniques), dtype=bool)
+    value_u = np.zeros(len(uniques), dtype=np.int64)
+    for k, text in enumerate(uniques):
+        if not text:
+            continue
+        d = to_decimal(text)
+        if d is None or decimals_of(d) > DECIMALS or abs(d) >= 10**12:
+            ok_u[k] = False
+        else:
+            value_u[k] = int(d * SCALE)
+    if not len(codes):
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+    return present_u[codes], ok_u[codes], value_u[codes]
 
 
 def check_rows(layout: Layout, frame: pd.DataFrame, content: Content, report: Report) -> pd.DataFrame:
@@ -56,33 +76,38 @@ def check_rows(layout: Layout, frame: pd.DataFrame, content: Content, report: Re
             report.error(files[i], int(lines[i]), message(i) if callable(message) else message, group=group)
         bad[mask] = True
 
-    uid = frame["unit_id"].str.strip()
-    u = uid.map(layout.index)
-    in_round = u.notna().to_numpy()
-    uids = uid.to_numpy()
-    err(uid.eq("").to_numpy(), "unit-empty", "unit_id 为空;请填写单位编号")
-    known = uid.isin(content.units.keys()).to_numpy()
+    u_codes, u_uniques = factorize(frame["unit_id"])
+    uids = np.array(u_uniques, dtype=object)[u_codes] if n else np.array([], dtype=object)
+    u_arr = np.array([layout.index.get(x, -1) for x in u_uniques], dtype=np.int64)[u_codes] if n else np.zeros(0, dtype=np.int64)
+    known = np.array([x in content.units for x in u_uniques], dtype=bool)[u_codes] if n else np.zeros(0, dtype=bool)
+    in_round = u_arr >= 0
+    err(uids == "", "unit-empty", "unit_id 为空;请填写单位编号")
     err(~known, "unit-unknown", lambda i: f"单位编号“{uids[i]}”不在名册 units.csv 中;请核对编号,或先在名册中登记该单位")
     err(known & ~in_round, "unit-not-in-round",
         lambda i: f"单位 {uids[i]}({content.units[uids[i]].name})不是本轮次“{rnd.title}”的参评单位;请核对编号,或在 round.yaml 的 participants 中加入")
-    u_arr = np.where(in_round, u.fillna(-1).to_numpy(), -1).astype(np.int64)
 
-    refs = frame["ref"].str.strip()
-    ref_arr = refs.to_numpy()
-    book = np.where(u_arr >= 0, layout.book_of[np.maximum(u_arr, 0)], -1) if layout.n_units else np.full(n, -1)
-    kinds = np.empty(n, dtype=object)
-    pos = np.full(n, -1, dtype=np.int64)
-    lookup = layout.refs
-    for i in np.flatnonzero(~bad):
-        hit = lookup.get((book[i], ref_arr[i]))
+    r_codes, r_uniques = factorize(frame["ref"])
+    ref_arr = np.array(r_uniques, dtype=object)[r_codes] if n else np.array([], dtype=object)
+    book = np.where(in_round, layout.book_of[np.maximum(u_arr, 0)], -1) if layout.n_units else np.full(n, -1)
+    # look each distinct (rulebook, ref) pair up once
+    pair = (book + 1) * max(len(r_uniques), 1) + r_codes
+    p_codes, p_uniques = pd.factorize(pair)
+    kind_u = np.empty(len(p_uniques), dtype=object)
+    pos_u = np.full(len(p_uniques), -1, dtype=np.int64)
+    for k, key in enumerate(p_uniques):
+        b, r = divmod(int(key), max(len(r_uniques), 1))
+        hit = layout.refs.get((b - 1, r_uniques[r]))
         if hit is not None:
-            kinds[i], pos[i] = hit
-    err(refs.eq("").to_numpy(), "ref-empty", "ref 为空;请填写评分标准、项目、加分项、减分项或否决项的编号")
+            kind_u[k], pos_u[k] = hit
+    kinds = kind_u[p_codes] if n else np.array([], dtype=object)
+    pos = pos_u[p_codes] if n else np.zeros(0, dtype=np.int64)
+    err(ref_arr == "", "ref-empty", "ref 为空;请填写评分标准、项目、加分项、减分项或否决项的编号")
     err(pos < 0, "ref-unknown", lambda i: (
         f"编号“{ref_arr[i]}”不在单位 {uids[i]} 适用的细则 {layout.books[book[i]].id} 中;请核对编号(见该细则的评分标准编号,如 A1-1)"))
 
-    source = frame["source"].str.strip().replace("", DEFAULT_SOURCE).to_numpy()
-    rating = frame["rating"].str.strip().to_numpy()
+    source = cells(frame["source"])
+    source[source == ""] = DEFAULT_SOURCE
+    rating = cells(frame["rating"])
     has_rating = rating != ""
     present, ok, value = parse_values(frame["value"])
     vtext = frame["value"].to_numpy()
@@ -93,36 +118,36 @@ def check_rows(layout: Layout, frame: pd.DataFrame, content: Content, report: Re
     crit = kinds == "criterion"
     if len(layout.criteria):
         gi[crit] = layout.crit_item[pos[crit]]
-    item_kind = np.array([layout.items[g].kind if g >= 0 else "" for g in gi], dtype=object) if n else np.array([], dtype=object)
+    item_kind = np.array([it.kind for it in layout.items] + [""], dtype=object)[gi]   # gi −1 reads ""
     self_rows = source == SELF_SOURCE
     composed = set(rnd.composition)
 
     # what each row is
-    row_kind = np.where(np.isin(kinds, UNIT_LEVEL), kinds, "")
+    row_kind = np.where(any_of(kinds, UNIT_LEVEL), kinds, "")
     row_kind = np.where(crit, "criterion", row_kind)
-    vote = has_rating & ~np.isin(kinds, UNIT_LEVEL)
+    vote = has_rating & ~any_of(kinds, UNIT_LEVEL)
     err(vote & crit, "vote-on-criterion", lambda i: f"rating 列只用于测评票,应对应项目编号,而“{ref_arr[i]}”是评分标准;请把 ref 改为所属项目的编号,或清空 rating 列")
     err(vote & self_rows, "vote-self", "自评行的 value 填自评分,不填 rating;请清空 rating 列,或把 source 改为测评来源(如 民主测评)")
     err(vote & (item_kind == "aggregate"), "vote-aggregate", lambda i: f"项目 {ref_arr[i]} 是汇总项,得分由下级单位换算,不能投票")
     row_kind = np.where(vote & is_item, "vote", row_kind)
     plain_item = is_item & ~vote
     row_kind = np.where(plain_item & self_rows, "self", row_kind)
-    row_kind = np.where(plain_item & ~self_rows & np.isin(item_kind, ("tiers", "rank")), "measure", row_kind)
+    row_kind = np.where(plain_item & ~self_rows & any_of(item_kind, ("tiers", "rank")), "measure", row_kind)
     row_kind = np.where(plain_item & ~self_rows & (item_kind == "direct"), "score", row_kind)
-    wrong_item = plain_item & ~self_rows & np.isin(item_kind, ("deduction", "rating", "aggregate"))
+    wrong_item = plain_item & ~self_rows & any_of(item_kind, ("deduction", "rating", "aggregate"))
     err(wrong_item, "item-kind", lambda i: _wrong_item_message(layout, gi[i], ref_arr[i]))
     err(crit & self_rows, "self-criterion", lambda i: f"自评行应填项目编号和自评分,而“{ref_arr[i]}”是评分标准;请把 ref 改为项目编号 {layout.items[gi[i]].id}")
 
     # sources
-    scored_row = np.isin(row_kind, ("criterion", "measure", "score", "vote"))
-    err(scored_row & ~np.isin(source, list(composed)), "source", lambda i: (
+    scored_row = any_of(row_kind, ("criterion", "measure", "score", "vote"))
+    err(scored_row & ~any_of(source, composed), "source", lambda i: (
         f"来源“{source[i]}”不在本轮次的 composition 中(现有:{'、'.join(composed)});请改正 source 列,或在 round.yaml 的 composition 中加入该来源"))
     if rnd.from_rounds:
-        err(np.isin(row_kind, ("criterion", "measure", "score", "vote", "self")), "from-rounds", (
+        err(any_of(row_kind, ("criterion", "measure", "score", "vote", "self")), "from-rounds", (
             f"本轮次的项目得分由 from_rounds({'、'.join(rnd.from_rounds)})汇总而来,这里只能录入加分、减分和一票否决;项目结果请录入到各分轮次"))
 
     # counts: whole numbers, one by default
-    counted = np.isin(row_kind, COUNTED)
+    counted = any_of(row_kind, COUNTED)
     count = np.where(present, value // SCALE, 1)
     whole = (value % SCALE == 0) & (value >= 0)
     err(counted & present & ok & ~whole, "count", lambda i: f"value“{vtext[i]}”应是次数或票数,只能为 0 或正整数;请改正")
@@ -141,19 +166,19 @@ def check_rows(layout: Layout, frame: pd.DataFrame, content: Content, report: Re
             bad[i] = True
 
     # values that are scores
-    needs_value = np.isin(row_kind, ("measure", "score", "self"))
+    needs_value = any_of(row_kind, ("measure", "score", "self"))
     err(needs_value & ~present, "value-missing", lambda i: f"项目 {ref_arr[i]} 需要在 value 列填写{'自评分' if self_rows[i] else '数值'};请补上")
-    is_score = np.isin(row_kind, ("score", "self"))
+    is_score = any_of(row_kind, ("score", "self"))
     points = np.append(layout.item_points, 0)[gi]   # gi −1 (no item) reads the appended 0
     over = is_score & present & ((value > points) | (value < 0))
     err(over, "score-range", lambda i: f"项目 {ref_arr[i]} 的得分 {vtext[i].strip()} 超出范围;应在 0 到 {plain(layout.items[gi[i]].points)} 分之间")
 
     keep = ~bad
     rows = pd.DataFrame({
-        "u": u_arr[keep], "kind": row_kind[keep].astype(str), "idx": pos[keep], "gi": gi[keep],
-        "source": source[keep], "count": np.where(counted, count, 0)[keep], "value": value[keep],
-        "rating": rating[keep], "note": frame["note"].str.strip().to_numpy()[keep],
-        FILE: files[keep], LINE: lines[keep].astype(np.int64)})
+        "u": u_arr[keep], "kind": pd.Categorical(row_kind[keep]), "idx": pos[keep], "gi": gi[keep],
+        "source": pd.Categorical(source[keep]), "count": np.where(counted, count, 0)[keep], "value": value[keep],
+        "rating": pd.Categorical(rating[keep]), "note": pd.Series(cells(frame["note"])[keep], dtype=object),
+        FILE: pd.Categorical(files[keep]), LINE: lines[keep].astype(np.int64)})
     _check_duplicates(rows, layout, report)
     return rows
 

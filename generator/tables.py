@@ -9,6 +9,7 @@ import csv
 import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import fail
@@ -43,7 +44,7 @@ def read_csv_text(text: str, shown: str) -> pd.DataFrame:
     if not text.strip():
         raise fail(shown, 1, "文件是空的;第一行应是列名,如 unit_id,ref,value")
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+        frame = pd.read_csv(io.StringIO(text), dtype=object, keep_default_na=False, na_filter=False,
                             skip_blank_lines=False, skipinitialspace=False, engine="c")
     except (pd.errors.ParserError, ValueError) as exc:
         line = _parser_line(str(exc))
@@ -80,9 +81,10 @@ def _drop_empty(frame: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in frame.columns if c != LINE]
     if not cols or frame.empty:
         return frame
-    blank = frame[cols[0]].str.strip() == ""
-    for c in cols[1:]:
-        blank &= frame[c].str.strip() == ""
+    blank = np.ones(len(frame), dtype=bool)
+    for c in cols:
+        codes, uniques = pd.factorize(frame[c].to_numpy(dtype=object), use_na_sentinel=False)
+        blank &= np.array([str(u).strip() == "" for u in uniques], dtype=bool)[codes]
     if blank.any():
         frame = frame.loc[~blank].reset_index(drop=True)
     return frame
@@ -111,7 +113,7 @@ def _read_xlsx(path: Path, shown: str) -> pd.DataFrame:
             lines.append(number)
     finally:
         book.close()
-    frame = pd.DataFrame(records, columns=names, dtype=str) if records else pd.DataFrame(columns=names, dtype=str)
+    frame = pd.DataFrame(records, columns=names, dtype=object) if records else pd.DataFrame(columns=names, dtype=object)
     frame = frame.loc[:, [n != "" for n in names]] if "" in names else frame
     frame[LINE] = lines
     return frame
