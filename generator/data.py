@@ -1,26 +1,25 @@
 """The round's data files: scores.csv, scores.json, scores.xlsx and items.csv (SPEC §8).
 
-Scores are exact integers of 10^-precision until the last step. Writing them through float64 with
-a fixed number of decimals prints exactly those digits: every such value below 2^53 / 10^4 is
-closer to its own float than half a unit in the last published place.
+Scores stay exact integers of 10^-precision until they are written. Text is made once per distinct
+value (a round of 100,000 units has millions of item scores but only thousands of distinct ones),
+and rows are joined as plain strings: that is what makes items.csv of 3 million rows cheap.
 """
 from __future__ import annotations
 
-import datetime as dt
-import io
 import json
 
 import numpy as np
 import pandas as pd
 
+from . import xlsx
 from .content import SELF_SOURCE
-from .numbers import DECIMALS, round_half_up
+from .numbers import DECIMALS, fmt, round_half_up
 from .score import RoundScore
 
 BOM = "\ufeff"
 SCORE_COLUMNS = ["unit_id", "name", "category", "rulebook", "total", "grade", "rank", "awards", "veto"]
 ITEM_COLUMNS = ["unit_id", "item_id", "points", "deducted", "score", "self_score"]
-XLSX_EPOCH = dt.datetime(2000, 1, 1)
+NEWLINE = "\r\n"
 
 
 def published_items(score: RoundScore) -> np.ndarray:
@@ -49,64 +48,88 @@ def unit_order(score: RoundScore) -> np.ndarray:
     return np.array([k[-1] for k in sorted(keys)], dtype=np.int64)
 
 
+def numbers(values: np.ndarray, precision: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+    """Integers of 10^-precision as text ("90.00"), "" where not present; each distinct value formatted once."""
+    key = values.astype(np.int64) * 8 + precision.astype(np.int64)   # precision ≤ 4 fits in 3 bits
+    uniq, inverse = np.unique(key, return_inverse=True)
+    text = np.array([fmt(int(k) >> 3, int(k) & 7) for k in uniq], dtype=object)[inverse.reshape(-1)]
+    if present is not None:
+        text[~present] = ""
+    return text
+
+
+def texts(values) -> np.ndarray:
+    """Strings as CSV fields (quoted where they hold a comma, quote or line break)."""
+    arr = np.asarray(values, dtype=object)
+    if not len(arr):
+        return arr
+    codes, uniq = pd.factorize(arr, use_na_sentinel=False)
+    return np.array([_field(str(v)) for v in uniq], dtype=object)[codes]
+
+
+def _field(text: str) -> str:
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _join(header: list[str], columns: list[np.ndarray]) -> bytes:
+    lines = [",".join(_field(h) for h in header)]
+    lines += map(",".join, zip(*columns))
+    return (BOM + NEWLINE.join(lines) + NEWLINE).encode("utf-8")
+
+
 def data_files(score: RoundScore, public_internal: tuple[str, ...] = ()) -> dict[str, bytes]:
     """relative path (under results/<round>/data/) -> file bytes."""
     layout = score.layout
     order = unit_order(score)
     item_ids = list(dict.fromkeys(it.id for it in layout.items))
-    column_of = {iid: j for j, iid in enumerate(item_ids)}
-    precisions = sorted(set(score.precision.tolist())) or [2]
-    p = precisions[0]
-    uniform = len(precisions) == 1
     items = published_items(score)
     applies = layout.applies()
-
-    n = len(order)
-    scale_p = 10.0 ** score.precision[order]
-    matrix = np.full((n, len(item_ids)), np.nan)
-    for gi, it in enumerate(layout.items):
-        rows = applies[order, gi]
-        matrix[rows, column_of[it.id]] = items[order[rows], gi] / scale_p[rows]
-    veto_ids = [",".join(layout.vetoes[v][1].id for v in score.vetoes[u]) for u in order]
-    awards = [";".join(a for a, _tied in score.awards[u]) for u in order]
-    base = pd.DataFrame({
-        "unit_id": [layout.units[u].id for u in order],
-        "name": [layout.units[u].name for u in order],
-        "category": [layout.units[u].category for u in order],
-        "rulebook": [layout.books[layout.book_of[u]].id for u in order],
-        "total": score.total[order] / scale_p,
-        "grade": [score.grade[u] for u in order],
-        "rank": score.rank[order],
-        "awards": awards,
-        "veto": veto_ids,
-    })
-    table = pd.concat([base, pd.DataFrame(matrix, columns=item_ids)], axis=1)
-    if not uniform:   # mixed precisions in one round: format each cell by its unit's precision
-        for col in ["total"] + item_ids:
-            table[col] = [("" if np.isnan(v) else f"{v:.{int(pp)}f}") for v, pp in zip(table[col], score.precision[order])]
-    files = {
-        "scores.csv": _csv(table, p),
+    table = _score_table(score, order, item_ids, items, applies)
+    return {
+        "scores.csv": _join(SCORE_COLUMNS + item_ids, [texts(c) if isinstance(c, list) else c for c in table]),
         "scores.json": _json(score, order, item_ids, items, applies),
-        "scores.xlsx": _xlsx(table, score, p if uniform else None),
+        "scores.xlsx": _xlsx(score, table, item_ids, order),
         "items.csv": _items_csv(score, order, items, applies, show_self=SELF_SOURCE not in public_internal),
     }
-    return files
 
 
-def _csv(table: pd.DataFrame, precision: int) -> bytes:
-    text = table.to_csv(index=False, float_format=f"%.{precision}f", na_rep="", lineterminator="\r\n")
-    return (BOM + text).encode("utf-8")
+def _score_table(score: RoundScore, order, item_ids, items, applies) -> list:
+    layout = score.layout
+    prec = score.precision[order]
+    columns: list = [
+        [layout.units[u].id for u in order],
+        [layout.units[u].name for u in order],
+        [layout.units[u].category for u in order],
+        [layout.books[layout.book_of[u]].id for u in order],
+        numbers(score.total[order], prec),
+        [score.grade[u] for u in order],
+        score.rank[order].astype(str).astype(object),
+        [";".join(a for a, _tied in score.awards[u]) for u in order],
+        [",".join(layout.vetoes[v][1].id for v in score.vetoes[u]) for u in order],
+    ]
+    gis_of = {iid: [gi for gi, it in enumerate(layout.items) if it.id == iid] for iid in item_ids}
+    for iid in item_ids:
+        value = np.zeros(len(order), dtype=np.int64)
+        present = np.zeros(len(order), dtype=bool)
+        for gi in gis_of[iid]:     # an id shared by two rulebooks: each unit has it in at most one
+            mask = applies[order, gi]
+            value[mask] = items[order[mask], gi]
+            present |= mask
+        columns.append(numbers(value, prec, present))
+    return columns
 
 
 def _json(score: RoundScore, order, item_ids, items, applies) -> bytes:
     layout = score.layout
     rnd = layout.round
-    units = []
+    head = {"round": rnd.id, "title": rnd.title, "year": rnd.year, "status": rnd.status, "items": item_ids}
+    lines = []
     for u in order:
-        p = int(score.precision[u])
-        div = 10**p
+        div = 10 ** int(score.precision[u])
         unit = layout.units[u]
-        units.append({
+        lines.append(json.dumps({
             "unit_id": unit.id, "name": unit.name, "category": unit.category,
             "rulebook": layout.books[layout.book_of[u]].id,
             "total": _num(score.total[u], div), "grade": score.grade[u],
@@ -115,72 +138,38 @@ def _json(score: RoundScore, order, item_ids, items, applies) -> bytes:
             "tied": [a for a, tied in score.awards[u] if tied],
             "veto": [layout.vetoes[v][1].id for v in score.vetoes[u]],
             "items": {layout.items[gi].id: _num(items[u, gi], div) for gi in np.flatnonzero(applies[u])},
-        })
-    head = {"round": rnd.id, "title": rnd.title, "year": rnd.year, "status": rnd.status, "items": item_ids}
-    text = json.dumps(head, ensure_ascii=False)[:-1] + ',\n "units": [\n'
-    text += ",\n".join(json.dumps(unit, ensure_ascii=False) for unit in units) + "\n]}\n"
+        }, ensure_ascii=False))
+    text = json.dumps(head, ensure_ascii=False)[:-1] + ',\n "units": [\n' + ",\n".join(lines) + "\n]}\n"
     return text.encode("utf-8")
 
 
 def _num(units: int, div: int):
+    """An exact decimal as a JSON number: the float nearest to units/div prints back as the same decimal."""
     return int(units) // div if div == 1 else int(units) / div
 
 
-def _xlsx(table: pd.DataFrame, score: RoundScore, precision: int | None) -> bytes:
-    import xlsxwriter
-    buf = io.BytesIO()
-    book = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_urls": False})
-    book.set_properties({"title": score.layout.round.title, "created": XLSX_EPOCH, "author": "kaohe"})
-    sheet = book.add_worksheet("成绩")
-    head = book.add_format({"bold": True, "bg_color": "#EFEFEF", "border": 1})
-    number = book.add_format({"num_format": "0" if precision == 0 else "0." + "0" * (precision or 2)})
-    sheet.write_row(0, 0, list(table.columns), head)
-    numeric = [c for c in table.columns if c not in ("unit_id", "name", "category", "rulebook", "grade", "awards", "veto", "rank")]
-    for j, col in enumerate(table.columns):
-        values = table[col].tolist()
-        if col in numeric and precision is not None:
-            for i, v in enumerate(values):
-                if v == v:  # not NaN
-                    sheet.write_number(i + 1, j, v, number)
-        elif col == "rank":
-            for i, v in enumerate(values):
-                sheet.write_number(i + 1, j, int(v))
-        else:
-            for i, v in enumerate(values):
-                if v != "" and v == v:
-                    sheet.write_string(i + 1, j, str(v))
-    sheet.freeze_panes(1, 2)
-    sheet.set_column(1, 1, 28)
-    book.close()
-    return buf.getvalue()
+def _xlsx(score: RoundScore, table: list, item_ids: list[str], order) -> bytes:
+    """The same table as scores.csv, as a spreadsheet: numbers as numbers, with each unit's precision."""
+    header = SCORE_COLUMNS + item_ids
+    numeric = [c in ("total", "rank") for c in SCORE_COLUMNS] + [True] * len(item_ids)
+    columns = [np.asarray(c, dtype=object) for c in table]
+    return xlsx.workbook(score.layout.round.title, "成绩", header, columns, numeric, score.precision[order])
 
 
 def _items_csv(score: RoundScore, order, items, applies, show_self: bool) -> bytes:
     layout = score.layout
-    own = published_self(score)
     u_idx, g_idx = np.nonzero(applies[order])
     u = order[u_idx]
-    p = score.precision[u]
-    div = 10.0 ** p
+    prec = score.precision[u]
     # points at each unit's precision, rounded half-up like the scores
-    q = 10 ** (DECIMALS - p)
-    points_p = (layout.item_points[g_idx] + q // 2) // q
-    score_p = items[u, g_idx]
-    frame = pd.DataFrame({
-        "unit_id": [layout.units[x].id for x in u],
-        "item_id": [layout.items[g].id for g in g_idx],
-        "points": points_p / div,
-        "deducted": (points_p - score_p) / div,
-        "score": score_p / div,
-    })
+    q = 10 ** (DECIMALS - prec)
+    points = (layout.item_points[g_idx] + q // 2) // q
+    value = items[u, g_idx]
+    unit_ids = texts([un.id for un in layout.units])[u]
+    item_ids = texts([it.id for it in layout.items])[g_idx]
+    columns = [unit_ids, item_ids, numbers(points, prec), numbers(points - value, prec), numbers(value, prec)]
+    header = ITEM_COLUMNS[:5]
     if show_self:
-        has = score.own.has[u, g_idx]
-        frame["self_score"] = np.where(has, own[u, g_idx] / div, np.nan)
-    precisions = set(p.tolist())
-    if len(precisions) > 1:
-        for col in [c for c in frame.columns if c not in ("unit_id", "item_id")]:
-            frame[col] = [("" if np.isnan(v) else f"{v:.{int(pp)}f}") for v, pp in zip(frame[col], p)]
-    prec = precisions.pop() if len(precisions) == 1 else 2
-    text = frame.to_csv(index=False, float_format=f"%.{prec}f", na_rep="", lineterminator="\r\n")
-    return (BOM + text).encode("utf-8")
-
+        columns.append(numbers(published_self(score)[u, g_idx], prec, score.own.has[u, g_idx]))
+        header = ITEM_COLUMNS
+    return _join(header, columns)
