@@ -24,6 +24,7 @@ class Site:
     scores: dict                 # round id -> RoundScore
     report: Report
     timings: list = field(default_factory=list)
+    files: int = 0
 
 
 class Timer:
@@ -63,6 +64,7 @@ def score_all(content: Content, report: Report) -> dict[str, RoundScore]:
         score = score_round(rnd, content, content.results[rid], scores, report)
         settle(score)
         scores[rid] = score
+        content.results[rid] = None   # the checked rows live on in score.rows; free the raw text
     return scores
 
 
@@ -95,10 +97,8 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
           shown: str | None = None, log=None) -> Site:
     site = check(content_dir, shown, log)
     timer = Timer(log)
-    files = site_files(site, drafts=drafts, profile=profile)
-    timer.lap("生成文件")
-    write_site(output, files)
-    timer.lap("写入")
+    site.files = write_site(output, site_files(site, drafts=drafts, profile=profile))
+    timer.lap("生成并写入文件")
     site.timings += timer.steps
     return site
 
@@ -107,11 +107,10 @@ def published_rounds(site: Site, drafts: bool) -> list[str]:
     return [rid for rid, rnd in site.content.rounds.items() if rid in site.scores and (drafts or not rnd.is_draft)]
 
 
-def site_files(site: Site, *, drafts: bool, profile: str | None) -> dict[str, bytes]:
+def site_files(site: Site, *, drafts: bool, profile: str | None):
+    """Every output file as (relative path, bytes), made one round at a time."""
     profile = profile or site.content.config.profile
     internal = site.content.config.internal if profile == "public" else ()
-    files: dict[str, bytes] = {}
     for rid in published_rounds(site, drafts):
         for name, data in data_files(site.scores[rid], internal).items():
-            files[f"results/{rid}/data/{name}"] = data
-    return files
+            yield f"results/{rid}/data/{name}", data

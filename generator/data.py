@@ -89,7 +89,7 @@ def data_files(score: RoundScore, public_internal: tuple[str, ...] = ()) -> dict
     table = _score_table(score, order, item_ids, items, applies)
     return {
         "scores.csv": _join(SCORE_COLUMNS + item_ids, [texts(c) if isinstance(c, list) else c for c in table]),
-        "scores.json": _json(score, order, item_ids, items, applies),
+        "scores.json": _json(score, table, item_ids, order),
         "scores.xlsx": _xlsx(score, table, item_ids, order),
         "items.csv": _items_csv(score, order, items, applies, show_self=SELF_SOURCE not in public_internal),
     }
@@ -121,37 +121,50 @@ def _score_table(score: RoundScore, order, item_ids, items, applies) -> list:
     return columns
 
 
-def _json(score: RoundScore, order, item_ids, items, applies) -> bytes:
+def _json(score: RoundScore, table: list, item_ids: list[str], order) -> bytes:
+    """scores.json, one unit per line, built from the same text as scores.csv: decimal text such as
+    "94.50" is a JSON number, so no value passes through a binary float."""
     layout = score.layout
     rnd = layout.round
-    head = {"round": rnd.id, "title": rnd.title, "year": rnd.year, "status": rnd.status, "items": item_ids}
+
+    def strings(values) -> np.ndarray:
+        codes, uniq = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+        return np.array([json.dumps(v, ensure_ascii=False) for v in uniq], dtype=object)[codes]
+
+    cache: dict = {}
+
+    def lists(per_unit) -> list[str]:
+        out = []
+        for x in per_unit:
+            key = tuple(x)
+            if key not in cache:
+                cache[key] = json.dumps(list(key), ensure_ascii=False)
+            out.append(cache[key])
+        return out
+
+    unit_id, name, category, rulebook = (strings(table[k]) for k in range(4))
+    total, grade, rank = table[4], strings(table[5]), table[6]
+    rank_of = score.rank_size[order].astype(str)
+    awards = lists([a for a, _ in score.awards[u]] for u in order)
+    tied = lists([a for a, t in score.awards[u] if t] for u in order)
+    vetoes = lists([layout.vetoes[v][1].id for v in score.vetoes[u]] for u in order)
+    keys = [json.dumps(i, ensure_ascii=False) + ": " for i in item_ids]
+    item_cols = table[len(SCORE_COLUMNS):]
     lines = []
-    for u in order:
-        div = 10 ** int(score.precision[u])
-        unit = layout.units[u]
-        lines.append(json.dumps({
-            "unit_id": unit.id, "name": unit.name, "category": unit.category,
-            "rulebook": layout.books[layout.book_of[u]].id,
-            "total": _num(score.total[u], div), "grade": score.grade[u],
-            "rank": int(score.rank[u]), "rank_of": int(score.rank_size[u]),
-            "awards": [a for a, _ in score.awards[u]],
-            "tied": [a for a, tied in score.awards[u] if tied],
-            "veto": [layout.vetoes[v][1].id for v in score.vetoes[u]],
-            "items": {layout.items[gi].id: _num(items[u, gi], div) for gi in np.flatnonzero(applies[u])},
-        }, ensure_ascii=False))
+    for i in range(len(order)):
+        items = ", ".join(keys[j] + col[i] for j, col in enumerate(item_cols) if col[i])
+        lines.append(f'{{"unit_id": {unit_id[i]}, "name": {name[i]}, "category": {category[i]}, "rulebook": {rulebook[i]}, '
+                     f'"total": {total[i]}, "grade": {grade[i]}, "rank": {rank[i]}, "rank_of": {rank_of[i]}, '
+                     f'"awards": {awards[i]}, "tied": {tied[i]}, "veto": {vetoes[i]}, "items": {{{items}}}}}')
+    head = {"round": rnd.id, "title": rnd.title, "year": rnd.year, "status": rnd.status, "items": item_ids}
     text = json.dumps(head, ensure_ascii=False)[:-1] + ',\n "units": [\n' + ",\n".join(lines) + "\n]}\n"
     return text.encode("utf-8")
-
-
-def _num(units: int, div: int):
-    """An exact decimal as a JSON number: the float nearest to units/div prints back as the same decimal."""
-    return int(units) // div if div == 1 else int(units) / div
 
 
 def _xlsx(score: RoundScore, table: list, item_ids: list[str], order) -> bytes:
     """The same table as scores.csv, as a spreadsheet: numbers as numbers, with each unit's precision."""
     header = SCORE_COLUMNS + item_ids
-    numeric = [c in ("total", "rank") for c in SCORE_COLUMNS] + [True] * len(item_ids)
+    numeric = [{"total": "row", "rank": 0}.get(c) for c in SCORE_COLUMNS] + ["row"] * len(item_ids)
     columns = [np.asarray(c, dtype=object) for c in table]
     return xlsx.workbook(score.layout.round.title, "成绩", header, columns, numeric, score.precision[order])
 

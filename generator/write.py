@@ -15,7 +15,9 @@ def safe_join(root: Path, relpath: str) -> Path:
     return root.joinpath(*parts)
 
 
-def write_site(output: Path, files: dict[str, bytes]) -> None:
+def write_site(output: Path, files) -> int:
+    """Write (relpath, bytes) pairs (a dict or an iterator: files are written as they are made, so a
+    large site never sits in memory whole) beside `output`, then swap it in. Returns the file count."""
     output = output.absolute()
     parent = output.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -26,12 +28,14 @@ def write_site(output: Path, files: dict[str, bytes]) -> None:
             shutil.rmtree(leftover)
     try:
         made: set[Path] = set()
-        for relpath in sorted(files):
+        count = 0
+        for relpath, data in (files.items() if isinstance(files, dict) else files):
             target = safe_join(tmp, relpath)
             if target.parent not in made:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 made.add(target.parent)
-            target.write_bytes(files[relpath])
+            target.write_bytes(data)
+            count += 1
         if output.exists():
             output.rename(old)
         tmp.rename(output)
@@ -43,3 +47,4 @@ def write_site(output: Path, files: dict[str, bytes]) -> None:
         raise
     if old.exists():
         shutil.rmtree(old, ignore_errors=True)
+    return count

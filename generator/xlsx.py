@@ -70,6 +70,13 @@ SHEET_HEAD = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 SHEET_TAIL = "</sheetData></worksheet>"
 
 
+def _factorize(values):
+    import numpy as np
+    import pandas as pd
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    return codes, ["" if u is None else u for u in uniques]
+
+
 def column_letter(index: int) -> str:
     letters = ""
     index += 1
@@ -85,27 +92,31 @@ def _text(value: str) -> str:
     return escape(clean)
 
 
-def workbook(title: str, sheet: str, header: list[str], columns: list, numeric: list[bool], precision) -> bytes:
-    """columns: equal-length sequences of text; numeric columns hold decimal text ("" for empty cells).
-    precision: one int, or a per-row sequence, for the number format of numeric cells."""
+def workbook(title: str, sheet: str, header: list[str], columns: list, numeric: list, precision) -> bytes:
+    """columns: equal-length sequences of text ("" for an empty cell). numeric[j]: None for a text
+    column; an int p for numbers shown with p decimals; "row" for numbers shown with the row's
+    `precision[i]` decimals (decimal text such as "94.50" is written as the number itself)."""
     letters = [column_letter(j) for j in range(len(header))]
     rows = ['<row r="1">' + "".join(f'<c r="{letters[j]}1" s="1" t="inlineStr"><is><t>{_text(h)}</t></is></c>'
                                     for j, h in enumerate(header)) + "</row>"]
     n = len(columns[0]) if columns else 0
-    per_row = not isinstance(precision, int)
-    for i in range(n):
-        r = i + 2
-        style = 2 + (int(precision[i]) if per_row else precision)
-        cells = []
-        for j, col in enumerate(columns):
-            value = col[i]
-            if value == "" or value is None:
-                continue
-            if numeric[j]:
-                cells.append(f'<c r="{letters[j]}{r}" s="{style}"><v>{value}</v></c>')
-            else:
-                cells.append(f'<c r="{letters[j]}{r}" t="inlineStr"><is><t>{_text(str(value))}</t></is></c>')
-        rows.append(f'<row r="{r}">' + "".join(cells) + "</row>")
+    numbers_ = [str(r) for r in range(2, n + 2)]
+    styles = [str(2 + int(p)) for p in precision]
+    cells = []
+    for j, col in enumerate(columns):
+        ref = letters[j]
+        if numeric[j] == "row":
+            cells.append([f'<c r="{ref}{r}" s="{st}"><v>{v}</v></c>' if v else ""
+                          for r, st, v in zip(numbers_, styles, col)])
+        elif numeric[j] is not None:
+            st = 2 + int(numeric[j])
+            cells.append([f'<c r="{ref}{r}" s="{st}"><v>{v}</v></c>' if v else "" for r, v in zip(numbers_, col)])
+        else:
+            codes, uniq = _factorize(col)
+            text = [_text(str(u)) for u in uniq]
+            cells.append([f'<c r="{ref}{r}" t="inlineStr"><is><t>{text[k]}</t></is></c>' if text[k] else ""
+                          for r, k in zip(numbers_, codes)])
+    rows += [f'<row r="{r}">' + "".join(row) + "</row>" for r, row in zip(numbers_, zip(*cells))]
     parts = {
         "[Content_Types].xml": CONTENT_TYPES,
         "_rels/.rels": ROOT_RELS,
@@ -116,10 +127,10 @@ def workbook(title: str, sheet: str, header: list[str], columns: list, numeric: 
         "xl/worksheets/sheet1.xml": SHEET_HEAD + "".join(rows) + SHEET_TAIL,
     }
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name, text in parts.items():
             info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            zf.writestr(info, text.encode("utf-8"))
+            zf.writestr(info, text.encode("utf-8"), compresslevel=1)
     return buf.getvalue()
