@@ -90,9 +90,10 @@ def ranks(layout: Layout, rows: pd.DataFrame, grid: Grid) -> None:
         grid.has[u, gi] = True
 
 
-def direct(rows: pd.DataFrame, grid: Grid) -> None:
-    """Direct: the score the assessor entered (checked to lie within 0..points)."""
-    scored = rows[rows["kind"] == "score"]
+def entered(rows: pd.DataFrame, grid: Grid, kind: str) -> None:
+    """Scores as entered: `score` rows of direct items (checked to lie within 0..points), or `self`
+    rows, the unit's own 自评 scores (shown beside; weight 0 unless composed)."""
+    scored = rows[rows["kind"] == kind]
     if scored.empty:
         return
     u, gi = scored["u"].to_numpy(), scored["gi"].to_numpy()
@@ -126,16 +127,6 @@ def _store_vote(layout: Layout, grid: Grid, cell, num: int, den: int) -> None:
         return
     u, gi = cell
     grid.set_exact(int(u), int(gi), Fraction(int(layout.item_points[gi]) * num, SCALE * SCALE * den))
-
-
-def self_scores(rows: pd.DataFrame, grid: Grid) -> None:
-    """自评: the unit's own item scores, shown beside (weight 0 unless composed)."""
-    own = rows[rows["kind"] == "self"]
-    if own.empty:
-        return
-    u, gi = own["u"].to_numpy(), own["gi"].to_numpy()
-    grid.fp[u, gi] = own["value"].to_numpy()
-    grid.has[u, gi] = True
 
 
 def aggregate(points: Fraction, stat: str, ratios: list[Fraction]) -> Fraction:

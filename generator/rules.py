@@ -380,41 +380,30 @@ def _bonus(f: Fields, path: str, report: Report, claim):
     cap = bf.number("cap")
     raw = bf.seq("rules") or []
     bf.done()
-    rules = []
-    for i, r in enumerate(raw):
-        line = raw.line_of(i) if hasattr(raw, "line_of") else bf.line
-        rf = Fields(r, path, report, f"第 {i + 1} 条加分项", line)
-        rid = rf.ident("id")
-        if rid:
-            rf.what = f"加分项 {rid}"
-        claim(rid, rf.line, path)
-        text = rf.text("text", required=True) or ""
-        add = rf.number("add", required=True)
-        unit = rf.text("unit")
-        mx = rf.number("max")
-        rf.done()
-        if rid and add is not None:
-            rules.append(BonusRule(rid, text, add, unit, mx, rf.line or line))
-    return cap, tuple(rules)
+    return cap, _adjustments(raw, bf.line, "加分项", "add", BonusRule, path, report, claim)
 
 
 def _penalties(f: Fields, path: str, report: Report, claim) -> tuple[Penalty, ...]:
-    raw = f.seq("penalties") or []
+    return _adjustments(f.seq("penalties") or [], f.line, "减分项", "deduct", Penalty, path, report, claim)
+
+
+def _adjustments(raw, line0, name: str, amount_key: str, cls, path: str, report: Report, claim) -> tuple:
+    """Bonus rules and penalties: {id, text, add|deduct, unit, max}."""
     out = []
-    for i, p in enumerate(raw):
-        line = raw.line_of(i) if hasattr(raw, "line_of") else f.line
-        pf = Fields(p, path, report, f"第 {i + 1} 条减分项", line)
-        pid = pf.ident("id")
-        if pid:
-            pf.what = f"减分项 {pid}"
-        claim(pid, pf.line, path)
-        text = pf.text("text", required=True) or ""
-        deduct = pf.number("deduct", required=True)
-        unit = pf.text("unit")
-        mx = pf.number("max")
-        pf.done()
-        if pid and deduct is not None:
-            out.append(Penalty(pid, text, deduct, unit, mx, pf.line or line))
+    for i, r in enumerate(raw):
+        line = raw.line_of(i) if hasattr(raw, "line_of") else line0
+        rf = Fields(r, path, report, f"第 {i + 1} 条{name}", line)
+        rid = rf.ident("id")
+        if rid:
+            rf.what = f"{name} {rid}"
+        claim(rid, rf.line, path)
+        text = rf.text("text", required=True) or ""
+        amount = rf.number(amount_key, required=True)
+        unit = rf.text("unit")
+        mx = rf.number("max")
+        rf.done()
+        if rid and amount is not None:
+            out.append(cls(rid, text, amount, unit, mx, rf.line or line))
     return tuple(out)
 
 

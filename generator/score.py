@@ -63,7 +63,7 @@ def score_round(rnd: Round, content: Content, frame: pd.DataFrame, prior: dict, 
             grids[source] = _score_source(layout, rows[rows["source"] == source], applies)
     own = _from_rounds(layout, prior, SELF_SOURCE, applies, report) if rnd.from_rounds else Grid(*shape, SCALE)
     if not rnd.from_rounds:
-        kinds.self_scores(rows, own)
+        kinds.entered(rows, own, "self")
     _fill_missing(layout, grids, own, applies, report)
 
     bonus_raw, bonus, penalty, vetoes = _unit_level(layout, rows)
@@ -85,7 +85,7 @@ def _score_source(layout: Layout, rows: pd.DataFrame, applies: np.ndarray) -> Gr
     kinds.deductions(layout, rows, grid, applies)
     kinds.tiers(layout, rows, grid)
     kinds.ranks(layout, rows, grid)
-    kinds.direct(rows, grid)
+    kinds.entered(rows, grid, "score")
     kinds.votes(layout, rows, grid)
     return grid
 
