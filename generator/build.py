@@ -15,6 +15,10 @@ from .errors import Report
 from .load import load_content
 from .score import RoundScore, score_round
 from .standing import settle
+from .model import SiteInfo
+from .pages import SiteModel
+from .render import Renderer, lookup_index, theme_dirs
+from .searchindex import run_pagefind
 from .write import write_site
 
 
@@ -25,6 +29,7 @@ class Site:
     report: Report
     timings: list = field(default_factory=list)
     files: int = 0
+    pages: int = 0
 
 
 class Timer:
@@ -94,10 +99,17 @@ def round_order(content: Content, report: Report) -> list[str]:
 
 
 def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str | None = None,
-          shown: str | None = None, log=None) -> Site:
+          shown: str | None = None, log=None, search: bool = True, progress=None) -> Site:
+    shown = shown or str(content_dir)
     site = check(content_dir, shown, log)
+    profile = profile or site.content.config.profile
+    report = Report()
+    themes = theme_dirs(content_dir, shown, site.content.config.theme, report)
+    report.raise_if_errors()
+    renderer = Renderer(themes, SiteInfo(site.content.config.title, site.content.config.organisation, profile == "public"))
     timer = Timer(log)
-    site.files = write_site(output, site_files(site, drafts=drafts, profile=profile))
+    files = site_files(site, drafts=drafts, profile=profile, renderer=renderer, progress=progress)
+    site.files = write_site(output, files, before_swap=run_pagefind if search else None)
     timer.lap("生成并写入文件")
     site.timings += timer.steps
     return site
@@ -107,10 +119,19 @@ def published_rounds(site: Site, drafts: bool) -> list[str]:
     return [rid for rid, rnd in site.content.rounds.items() if rid in site.scores and (drafts or not rnd.is_draft)]
 
 
-def site_files(site: Site, *, drafts: bool, profile: str | None):
-    """Every output file as (relative path, bytes), made one round at a time."""
+def site_files(site: Site, *, drafts: bool, profile: str | None, renderer: Renderer, progress=None):
+    """Every output file as (relative path, bytes), made one at a time: data files, pages, assets."""
     profile = profile or site.content.config.profile
     internal = site.content.config.internal if profile == "public" else ()
-    for rid in published_rounds(site, drafts):
+    rounds = published_rounds(site, drafts)
+    for rid in rounds:
         for name, data in data_files(site.scores[rid], internal).items():
             yield f"results/{rid}/data/{name}", data
+    model = SiteModel(site, rounds, internal)
+    for page in model.pages():
+        yield page.path, renderer.render(page)
+        site.pages += 1
+        if progress:
+            progress(site.pages)
+    yield from renderer.assets()
+    yield "assets/lookup.js", lookup_index(site.content, profile == "public")

@@ -24,6 +24,10 @@ def _parser() -> argparse.ArgumentParser:
     common(b, output=True)
     b.add_argument("--drafts", action="store_true", help="包括草稿轮次")
     b.add_argument("--profile", choices=["internal", "public"], help="public:不输出 site.yaml 中标为 internal 的字段")
+    sv = sub.add_parser("serve", help="预览:含草稿生成网站,在本机提供访问,内容或主题改动后自动重新生成并刷新浏览器")
+    common(sv, output=True)
+    sv.add_argument("--port", type=int, default=8000, help="端口(默认 8000)")
+    sv.add_argument("--open", action="store_true", help="启动后打开浏览器")
     n = sub.add_parser("new", help="从带注释的模板新建细则或轮次")
     n.add_argument("what", choices=["rulebook", "round"], help="rulebook(细则)或 round(轮次)")
     n.add_argument("id", help="编号,如 2025-shizhi-jiguan")
@@ -41,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args)
         if args.command == "build":
             return _build(args)
+        if args.command == "serve":
+            from .serve import serve
+            serve(Path(args.content), Path(args.output), port=args.port, shown=args.content, open_browser=args.open)
+            return 0
         if args.command == "new":
             from .scaffold import new
             print(new(Path(args.content), args.what, args.id), flush=True)
@@ -78,12 +86,33 @@ def _check(args) -> int:
 def _build(args) -> int:
     from .build import build, published_rounds
     start = time.perf_counter()
+    progress = Progress() if sys.stderr.isatty() else None
     site = build(Path(args.content), Path(args.output), drafts=args.drafts, profile=args.profile,
-                 shown=args.content, log=_log(args))
+                 shown=args.content, log=_log(args), progress=progress)
+    if progress:
+        progress.done()
     _print_problems(site.report.lines())
     rounds = published_rounds(site, args.drafts)
     units = sum(site.scores[r].layout.n_units for r in rounds)
     skipped = len(site.scores) - len(rounds)
     extra = f"(另有 {skipped} 个草稿轮次未输出,加 --drafts 可输出)" if skipped else ""
-    print(f"已生成 {args.output}/:{len(rounds)} 个轮次,{units} 个单位次{extra},用时 {time.perf_counter() - start:.1f} 秒。", flush=True)
+    seconds = time.perf_counter() - start
+    print(f"已生成 {args.output}/:{site.pages} 个页面,{len(site.content.units)} 个单位,{len(rounds)} 个轮次"
+          f"({units} 个单位次){extra},用时 {seconds:.1f} 秒({site.pages / max(seconds, 1e-9):.0f} 页/秒)。", flush=True)
     return 0
+
+
+class Progress:
+    """A one-line progress count on the terminal for long builds (shown from the 2,000th page on)."""
+
+    def __init__(self):
+        self.shown = False
+
+    def __call__(self, pages: int) -> None:
+        if pages >= 2000 and pages % 500 == 0:
+            print(f"\r  正在生成页面:{pages} 页", end="", file=sys.stderr, flush=True)
+            self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            print(file=sys.stderr, flush=True)

@@ -1,6 +1,7 @@
 """The registry of assessed units: `units.csv`."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .content import Unit
@@ -10,6 +11,8 @@ from .tables import LINE, read_table
 from .yamlio import as_date
 
 REQUIRED = ("unit_id", "name", "category")
+# Unit pages live at results/<round>/<unit>/, beside the round's own folders: these names are taken.
+RESERVED = re.compile(r"^(data|notice|corrections|assets|pagefind|r\d+)$")
 KNOWN = {"unit_id", "name", "category", "parent_id", "former_names", "active_until"}
 
 
@@ -41,6 +44,9 @@ def load_units(path: Path, shown: str, report: Report) -> dict[str, Unit]:
         if not SLUG_RE.match(uid):
             report.error(shown, line, f"单位编号“{uid}”不合规范:编号会成为网址的一部分,只能由小写英文字母、数字、“-”“_”组成,"
                                       f"且以字母或数字开头(不能含空格、“/”、“..”或中文);请改正", group="unit_id-bad")
+            continue
+        if RESERVED.match(uid):
+            report.error(shown, line, f"单位编号“{uid}”是网站保留的名称(data、notice、corrections、assets、pagefind、r加数字);请换一个编号")
             continue
         if uid in units:
             report.error(shown, line, f"单位编号 {uid} 重复(第 {units[uid].line} 行已有);每个单位的编号必须唯一")

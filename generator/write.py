@@ -15,7 +15,7 @@ def safe_join(root: Path, relpath: str) -> Path:
     return root.joinpath(*parts)
 
 
-def write_site(output: Path, files) -> int:
+def write_site(output: Path, files, before_swap=None) -> int:
     """Write (relpath, bytes) pairs (a dict or an iterator: files are written as they are made, so a
     large site never sits in memory whole) beside `output`, then swap it in. Returns the file count."""
     output = output.absolute()
@@ -36,6 +36,8 @@ def write_site(output: Path, files) -> int:
                 made.add(target.parent)
             target.write_bytes(data)
             count += 1
+        if before_swap is not None:
+            before_swap(tmp)          # e.g. the search index, made from the finished pages
         if output.exists():
             output.rename(old)
         tmp.rename(output)

@@ -62,6 +62,8 @@ CASES = {
                       f"{U}:3: 错误: 单位编号“b c”不合规范:编号会成为网址的一部分,只能由小写英文字母、数字、“-”“_”组成,且以字母或数字开头(不能含空格、“/”、“..”或中文);请改正"),
     "unit-id-slash": (lambda s: s.units("a,甲单位,机关事业单位,\n/etc,乙,社区,"),
                       f"{U}:3: 错误: 单位编号“/etc”不合规范:编号会成为网址的一部分,只能由小写英文字母、数字、“-”“_”组成,且以字母或数字开头(不能含空格、“/”、“..”或中文);请改正"),
+    "unit-id-reserved": (lambda s: s.units("a,甲单位,机关事业单位,\nr2,乙,社区,"),
+                         f"{U}:3: 错误: 单位编号“r2”是网站保留的名称(data、notice、corrections、assets、pagefind、r加数字);请换一个编号"),
     "unit-duplicate": (lambda s: s.units("a,甲单位,机关事业单位,\na,乙,社区,"),
                        f"{U}:3: 错误: 单位编号 a 重复(第 2 行已有);每个单位的编号必须唯一"),
     "units-missing-column": (lambda s: s.write("units.csv", "unit_id,category\na,机关事业单位\n"),

@@ -1,0 +1,338 @@
+"""The site model: every variable a template gets, in one file (the theme author's contract).
+
+Each page template receives `page` (one of the *Page classes below) plus `site` (SiteInfo) and
+`root` (the relative path from the page to the site root, e.g. "../../"; every link is
+`root ~ "units/x/index.html"`, so the site works from any sub-path and from a file share).
+Numbers arrive formatted as text ("94.50"): templates never do arithmetic on scores.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from markupsafe import Markup
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    title: str
+    organisation: str
+    public: bool                     # --profile public: internal fields are absent from the model
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    text: str
+    url: str                         # relative to the site root
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A round's state as shown on its pages."""
+    key: str                         # draft | 公示 | published
+    label: str                       # 草稿 | 公示稿 | 已发布
+    note: str                        # e.g. "公示期至 2025年1月20日,如有异议请向……反映"
+
+
+# ---------------------------------------------------------------- rulebooks
+
+@dataclass(frozen=True, slots=True)
+class CriterionView:
+    id: str
+    text: str
+    deduct: str                      # "2" (per occurrence when unit is set), "" for zero
+    unit: str
+    max_deduct: str
+    zero: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    id: str
+    title: str
+    points: str
+    kind: str                        # deduction | tiers | rank | direct | rating | aggregate
+    kind_label: str
+    requirements: Markup
+    methods: tuple[str, ...]
+    criteria: tuple[CriterionView, ...]
+    scoring: tuple[str, ...]         # how a non-deduction item is scored, as sentences
+
+
+@dataclass(frozen=True, slots=True)
+class SectionView:
+    id: str
+    title: str
+    points: str
+    intro: Markup
+    items: tuple[ItemView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleLine:
+    """A bonus rule, penalty or veto."""
+    id: str
+    text: str
+    amount: str                      # "+1 分/条", "−3 分/次", "等次定为 差"
+
+
+@dataclass(frozen=True, slots=True)
+class RulebookCard:
+    id: str
+    title: str
+    issuer: str
+    year: int
+    effective: str
+    applies_to: tuple[str, ...]
+    total: str
+    url: str
+    supersedes: Link | None
+    superseded_by: Link | None
+
+
+@dataclass(frozen=True, slots=True)
+class RulebookPage:
+    card: RulebookCard
+    body: Markup
+    grades: tuple[tuple[str, str], ...]          # (name, "≥ 90")
+    rating_scale: tuple[tuple[str, str], ...]
+    sections: tuple[SectionView, ...]
+    bonus_cap: str
+    bonus: tuple[RuleLine, ...]
+    penalties: tuple[RuleLine, ...]
+    vetoes: tuple[RuleLine, ...]
+    rounds: tuple[Link, ...]                     # rounds scored under it
+    changes_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RulesIndexPage:
+    years: tuple[tuple[int, tuple[RulebookCard, ...]], ...]     # newest year first
+    chains: tuple[tuple[RulebookCard, ...], ...]                # edition chains, oldest → newest
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesPage:
+    card: RulebookCard
+    old: RulebookCard
+    diff: object                                 # changes.RulebookDiff
+
+
+# ---------------------------------------------------------------- units
+
+@dataclass(frozen=True, slots=True)
+class UnitCard:
+    id: str
+    name: str
+    category: str
+    url: str
+    former_names: tuple[str, ...]
+    active_until: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    round: Link
+    year: int
+    status: Status
+    rulebook: Link
+    total: str
+    grade: str
+    rank: str                                    # "3 / 30"
+    awards: tuple[str, ...]
+    veto: bool
+    scorecard: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnitPage:
+    unit: UnitCard
+    parent: UnitCard | None
+    children: tuple[UnitCard, ...]
+    extra: tuple[tuple[str, str], ...]           # other columns of units.csv
+    history: tuple[HistoryRow, ...]              # newest first
+    trend: Markup                                # SVG
+
+
+@dataclass(frozen=True, slots=True)
+class UnitGroup:
+    category: str
+    units: tuple[tuple[UnitCard, int], ...]      # (unit, depth under its parent within the category)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitsIndexPage:
+    groups: tuple[UnitGroup, ...]
+    count: int
+
+
+# ---------------------------------------------------------------- rounds
+
+@dataclass(frozen=True, slots=True)
+class AwardBadge:
+    id: str
+    name: str
+    tied: bool                                   # 并列 at the cut-off: for the committee to decide
+
+
+@dataclass(frozen=True, slots=True)
+class RankRow:
+    rank: int
+    unit: UnitCard
+    total: str
+    grade: str
+    awards: tuple[AwardBadge, ...]
+    veto: str                                    # veto text, or ""
+    scorecard: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    category: str
+    rulebook: Link
+    rows: tuple[RankRow, ...]
+    average: str
+
+
+@dataclass(frozen=True, slots=True)
+class AwardList:
+    id: str
+    name: str
+    rule: str                                    # "各类别名额:机关事业单位 3 个……;不低于 90 分"
+    winners: tuple[RankRow, ...]
+    tied: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FrequentDeduction:
+    criterion: Link                              # to the rulebook anchor
+    item: str
+    units: int                                   # how many units lost points on it
+    points: str                                  # points lost in all
+
+
+@dataclass(frozen=True, slots=True)
+class RoundCard:
+    id: str
+    title: str
+    year: int
+    status: Status
+    units: int
+    url: str
+    grades: Markup                               # SVG grade distribution
+
+
+@dataclass(frozen=True, slots=True)
+class RoundPage:
+    card: RoundCard
+    rulebooks: tuple[Link, ...]
+    composition: str
+    grade_counts: tuple[tuple[str, int], ...]
+    rankings: tuple[Ranking, ...]
+    awards: tuple[AwardList, ...]
+    frequent: tuple[FrequentDeduction, ...]
+    downloads: tuple[Download, ...]
+    from_rounds: tuple[Link, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeductionLine:
+    criterion: Link                              # criterion text, linked to its anchor in the rulebook
+    criterion_id: str
+    count: str                                   # "2 次", "" for a yes/no criterion
+    points: str                                  # points lost, "本项不得分" for a zero criterion
+    notes: tuple[str, ...]                       # the assessor's remarks (internal in a public build)
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemLine:
+    id: str
+    title: str
+    url: str                                     # the item's anchor in the rulebook
+    points: str
+    score: str
+    lost: str                                    # points − score, "" when nothing was lost
+    self_score: str                              # "" when none (or internal)
+    deductions: tuple[DeductionLine, ...]
+    basis: tuple[str, ...]                       # how a non-deduction item got its score
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SectionLine:
+    id: str
+    title: str
+    points: str
+    score: str
+    average: str                                 # category average of this section
+    items: tuple[ItemLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustmentLine:
+    """A bonus, penalty or veto that applied."""
+    rule: Link
+    count: str
+    points: str
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousResult:
+    round: Link
+    total: str
+    grade: str
+    rank: str
+    scorecard: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScorecardPage:
+    round: RoundCard
+    unit: UnitCard
+    rulebook: Link
+    sections: tuple[SectionLine, ...]
+    items_total: str
+    bonus: tuple[AdjustmentLine, ...]
+    bonus_total: str                             # after the cap
+    bonus_capped: bool
+    penalties: tuple[AdjustmentLine, ...]
+    penalty_total: str
+    vetoes: tuple[AdjustmentLine, ...]
+    total: str
+    grade: str
+    rank: int
+    rank_of: int
+    awards: tuple[AwardBadge, ...]
+    next_grade: str                              # "距“优秀”还差 1.50 分", or ""
+    composition: str
+    chart: Markup                                # SVG: this unit vs the category average per section
+    previous: PreviousResult | None
+    self_total: str
+
+
+# ---------------------------------------------------------------- home
+
+@dataclass(frozen=True, slots=True)
+class HomePage:
+    rounds: tuple[RoundCard, ...]                # latest first
+    rulebooks: int
+    units: int
+
+
+@dataclass
+class Page:
+    """One output page: which template renders which model object, at which path."""
+    path: str                                    # e.g. "units/x/index.html"
+    template: str
+    page: object
+    title: str
+    section: str                                 # nav highlight: home | rules | units | results
+    draft: bool = False
+    search: dict = field(default_factory=dict)   # Pagefind: {"index": bool, "filters": {...}, "meta": {...}}

@@ -1,0 +1,205 @@
+"""From the scored site to pages: which model object each URL of SPEC §8 gets.
+
+`site_pages()` yields `Page`s one at a time (a round's scorecards are built as they are rendered),
+so a site of 100,000 units never holds all its page models at once.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from . import charts
+from .changes import diff_rulebooks
+from .content import KIND_NAMES
+from .markup import render
+from .model import (ChangesPage, CriterionView, HistoryRow, HomePage, ItemView, Link, Page, PreviousResult,
+                    RuleLine, RulebookCard, RulebookPage, RulesIndexPage, SectionView, UnitGroup, UnitPage,
+                    UnitsIndexPage)
+from .numbers import plain
+from .scorecards import RoundView, status_of, unit_card
+
+HOME_ROUNDS = 6
+
+
+def rule_url(book_id: str) -> str:
+    return f"rules/{book_id}/index.html"
+
+
+class SiteModel:
+    """The views of every built round, and the cross-links between rounds, units and rulebooks."""
+
+    def __init__(self, site, round_ids: list[str], public_internal: tuple[str, ...]):
+        self.site = site
+        self.content = site.content
+        self.round_ids = sorted(round_ids, key=lambda r: (self.content.rounds[r].year, r))
+        sub = {s for r in self.round_ids for s in self.content.rounds[r].from_rounds}
+        self.sub_rounds = sub
+        self.views = {}
+        for rid in self.round_ids:
+            self.views[rid] = RoundView(site.scores[rid], public_internal=public_internal, history=self.previous)
+        self.taken = defaultdict(list)            # unit id -> [(round id, u)]
+        for rid in self.round_ids:
+            for u, unit in enumerate(site.scores[rid].layout.units):
+                self.taken[unit.id].append((rid, u))
+        books = self.content.rulebooks
+        self.superseded_by = {b.supersedes: b.id for b in books.values() if b.supersedes in books}
+
+    # ------------------------------------------------------------ cross-links
+    def previous(self, unit_id: str, rnd) -> PreviousResult | None:
+        """The unit's result in the previous year's round (a main round rather than a monthly one)."""
+        candidates = [(rid, u) for rid, u in self.taken.get(unit_id, ()) if self.content.rounds[rid].year == rnd.year - 1]
+        if not candidates:
+            return None
+        candidates.sort(key=lambda c: (c[0] in self.sub_rounds, -self.content.rounds[c[0]].year, c[0]))
+        rid, u = candidates[0]
+        return self.views[rid].previous_result(u)
+
+    def card(self, book) -> RulebookCard:
+        sup = self.content.rulebooks.get(book.supersedes) if book.supersedes else None
+        newer = self.content.rulebooks.get(self.superseded_by.get(book.id, ""))
+        return RulebookCard(book.id, book.title, book.issuer, book.year,
+                            book.effective.isoformat() if book.effective else "", book.applies_to, plain(book.total),
+                            rule_url(book.id), Link(sup.title + f"({sup.year})", rule_url(sup.id)) if sup else None,
+                            Link(newer.title + f"({newer.year})", rule_url(newer.id)) if newer else None)
+
+    # ------------------------------------------------------------ pages
+    def pages(self):
+        yield self.home()
+        yield from self.rule_pages()
+        yield from self.unit_pages()
+        for rid in self.round_ids:
+            view = self.views[rid]
+            draft = view.rnd.is_draft
+            yield Page(f"results/{rid}/index.html", "round.html", view.overview(rule_url), view.rnd.title, "results",
+                       draft, {"index": True, "filters": {"年度": str(view.rnd.year), "类型": "考核轮次"}})
+            for u, unit in enumerate(view.layout.units):
+                yield Page(view.scorecard_url(u), "scorecard.html", view.scorecard(u, rule_url),
+                           f"{unit.name} · {view.rnd.title}", "results", draft)
+
+    def home(self) -> Page:
+        main = [rid for rid in reversed(self.round_ids) if rid not in self.sub_rounds]
+        cards = tuple(self.views[rid].card for rid in main)
+        page = HomePage(cards, len(self.content.rulebooks), len(self.content.units))
+        return Page("index.html", "home.html", page, "首页", "home")
+
+    def rule_pages(self):
+        books = list(self.content.rulebooks.values())
+        by_year = defaultdict(list)
+        for book in books:
+            by_year[book.year].append(self.card(book))
+        chains = []
+        for book in books:
+            if book.supersedes in self.content.rulebooks:
+                continue                          # not the first edition
+            chain, cur = [], book
+            while cur is not None:
+                chain.append(self.card(cur))
+                cur = self.content.rulebooks.get(self.superseded_by.get(cur.id, ""))
+            if len(chain) > 1:
+                chains.append(tuple(chain))
+        years = tuple((y, tuple(sorted(cards, key=lambda c: c.id))) for y, cards in sorted(by_year.items(), reverse=True))
+        yield Page("rules/index.html", "rules_index.html", RulesIndexPage(years, tuple(chains)), "考核细则", "rules")
+        used = defaultdict(list)
+        for rid in self.round_ids:
+            for book in self.site.scores[rid].layout.books:
+                used[book.id].append(Link(self.content.rounds[rid].title, f"results/{rid}/index.html"))
+        for book in books:
+            old = self.content.rulebooks.get(book.supersedes) if book.supersedes else None
+            changes = f"rules/{book.id}/changes/index.html" if old else None
+            yield Page(rule_url(book.id), "rulebook.html", self.rulebook(book, tuple(used[book.id]), changes),
+                       book.title, "rules", False,
+                       {"index": True, "filters": {"年度": str(book.year), "类型": "考核细则"}})
+            if old:
+                yield Page(changes, "changes.html", ChangesPage(self.card(book), self.card(old), diff_rulebooks(old, book)),
+                           f"{book.title} · 修订对照", "rules")
+
+    def rulebook(self, book, rounds, changes_url) -> RulebookPage:
+        sections = tuple(SectionView(s.id, s.title, plain(s.points), render(s.intro),
+                                     tuple(_item_view(it) for it in s.items)) for s in book.sections)
+        return RulebookPage(
+            card=self.card(book), body=render(book.body),
+            grades=tuple((g.name, f"≥ {plain(g.min)}" if g.min else "其余") for g in book.grades),
+            rating_scale=tuple((k, plain(v)) for k, v in book.rating_scale.items()), sections=sections,
+            bonus_cap=plain(book.bonus_cap) if book.bonus_cap is not None else "",
+            bonus=tuple(RuleLine(r.id, r.text, f"+{plain(r.add)} 分" + (f"/{r.unit}" if r.unit else "")
+                                 + (f",至多 {plain(r.max)} 分" if r.max is not None else "")) for r in book.bonus),
+            penalties=tuple(RuleLine(r.id, r.text, f"−{plain(r.deduct)} 分" + (f"/{r.unit}" if r.unit else "")
+                                     + (f",至多 {plain(r.max)} 分" if r.max is not None else ",上不封顶"))
+                            for r in book.penalties),
+            vetoes=tuple(RuleLine(v.id, v.text, f"等次定为“{v.grade}”,不得评奖") for v in book.vetoes),
+            rounds=rounds, changes_url=changes_url)
+
+    def unit_pages(self):
+        units = self.content.units
+        children = defaultdict(list)
+        for unit in units.values():
+            if unit.parent_id in units:
+                children[unit.parent_id].append(unit)
+        groups = defaultdict(list)
+        for unit in units.values():
+            parent = units.get(unit.parent_id) if unit.parent_id else None
+            if parent is not None and parent.category == unit.category:
+                continue                          # listed under its parent
+            groups[unit.category].append((unit_card(unit), 0))
+            for child in children.get(unit.id, ()):
+                if child.category == unit.category:
+                    groups[unit.category].append((unit_card(child), 1))
+        index = UnitsIndexPage(tuple(UnitGroup(c, tuple(members)) for c, members in groups.items()), len(units))
+        yield Page("units/index.html", "units_index.html", index, "参评单位", "units")
+        for unit in units.values():
+            yield Page(f"units/{unit.id}/index.html", "unit.html", self.unit_page(unit, children), unit.name, "units",
+                       False, {"index": True, "filters": {"类别": unit.category, "类型": "单位"},
+                               "meta": {"曾用名": "、".join(unit.former_names)} if unit.former_names else {}})
+
+    def unit_page(self, unit, children) -> UnitPage:
+        history = []
+        points = []
+        y_max = 0
+        bands = ()
+        for rid, u in self.taken.get(unit.id, ()):
+            view = self.views[rid]
+            score = view.score
+            book = view.layout.books[view.layout.book_of[u]]
+            history.append(HistoryRow(Link(view.rnd.title, f"results/{rid}/index.html"), view.rnd.year,
+                                      status_of(view.rnd), Link(book.title, rule_url(book.id)), view.totals[u],
+                                      score.grade[u], f"{int(score.rank[u])} / {int(score.rank_size[u])}",
+                                      tuple(b.name + ("(并列)" if b.tied else "") for b in view.badges(u)),
+                                      bool(score.vetoes[u]), view.scorecard_url(u)))
+            points.append((view.rnd.title.replace("基层党建工作目标管理考核", ""), float(score.total[u]) / 10 ** book.precision,
+                           view.totals[u]))
+            y_max = max(y_max, float(book.total))
+            bands = tuple((g.name, float(g.min)) for g in book.grades if g.min)
+        parent = self.content.units.get(unit.parent_id) if unit.parent_id else None
+        trend = charts.trend(f"t-{unit.id}", points, "历次考核总分", y_max or 100, bands) if points else \
+            charts.empty(f"t-{unit.id}", "历次考核总分", "尚无考核结果")
+        return UnitPage(unit_card(unit), unit_card(parent) if parent else None,
+                        tuple(unit_card(c) for c in children.get(unit.id, ())),
+                        tuple((k, v) for k, v in unit.extra.items() if v), tuple(reversed(history)), trend)
+
+
+def _item_view(item) -> ItemView:
+    criteria = tuple(CriterionView(c.id, c.text, "" if c.zero else plain(c.deduct), c.unit or "",
+                                   plain(c.max_deduct) if c.max_deduct is not None else "", c.zero)
+                     for c in item.criteria)
+    return ItemView(item.id, item.title, plain(item.points), item.kind, KIND_NAMES[item.kind],
+                    render(item.requirements), item.methods, criteria, tuple(_scoring(item)))
+
+
+def _scoring(item) -> list[str]:
+    measure = f"“{item.measure}”" if item.measure else "数值"
+    out = []
+    if item.kind == "tiers":
+        out.append(f"按{measure}分档计分:" + ";".join(f"达到 {plain(t.min)} 得 {plain(t.score)} 分" for t in item.tiers))
+    elif item.kind == "rank":
+        order = "越高" if item.rank_desc else "越低"
+        out.append(f"按{measure}在参评单位中的名次计分({order}越靠前,并列同名次):"
+                   + ";".join((f"前 {b.top} 名" if b.top else "其余") + f"得 {plain(b.score)} 分" for b in item.rank_bands))
+    elif item.kind == "direct":
+        out.append(f"由考核组直接评定得分(0—{plain(item.points)} 分)")
+    elif item.kind == "rating":
+        out.append(f"按测评票计分:得分 = {plain(item.points)} × Σ(票数 × 评价系数)÷ 有效票数")
+    elif item.kind == "aggregate":
+        out.append(f"按下级单位得分率({'平均' if item.aggregate_stat == 'mean' else item.aggregate_stat})折算:"
+                   f"得分 = {plain(item.points)} × 得分率,不超过 {plain(item.points)} 分")
+    if item.default is not None and item.kind != "deduction":
+        out.append(f"未录入时按 {plain(item.default)} 分计")
+    return out

@@ -1,0 +1,69 @@
+"""Rendering pages with the theme: Jinja2 (autoescape on, StrictUndefined), assets, search indexes.
+
+A theme is a folder with `templates/` and `static/`. `site.yaml`'s `theme: NAME` puts
+`themes/NAME/` (beside the content folder) in front of the default theme: any template or asset
+it has replaces the default one of the same name.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+
+from .errors import Report
+from .model import Page, SiteInfo
+
+DEFAULT_THEME = Path(__file__).resolve().parent.parent / "themes" / "default"
+
+
+def theme_dirs(content_dir: Path, shown: str, theme: str | None, report: Report) -> list[Path]:
+    dirs = []
+    if theme:
+        own = content_dir.parent / "themes" / theme
+        if own.is_dir():
+            dirs.append(own)
+        else:
+            report.error(f"{shown}/site.yaml", None, f"找不到主题文件夹 {own};请建立该文件夹(其中放 templates/ 和 static/),或删去 site.yaml 中的 theme")
+    if not (DEFAULT_THEME / "templates").is_dir():
+        report.error(str(DEFAULT_THEME), None, "找不到默认主题;请以可编辑方式安装 kaohe(pip install -e .),使 themes/default 与 generator 位于同一目录")
+    dirs.append(DEFAULT_THEME)
+    return dirs
+
+
+class Renderer:
+    def __init__(self, themes: list[Path], site: SiteInfo):
+        self.themes = themes
+        self.site = site
+        self.env = Environment(
+            loader=ChoiceLoader([FileSystemLoader(str(t / "templates")) for t in themes]),
+            autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+            keep_trailing_newline=True)
+
+    def render(self, page: Page) -> bytes:
+        root = "../" * page.path.count("/")
+        template = self.env.get_template(page.template)
+        return template.render(page=page.page, meta=page, site=self.site, root=root).encode("utf-8")
+
+    def assets(self):
+        """(assets/<path>, bytes) for every static file; a theme earlier in the list wins."""
+        seen = {}
+        for theme in reversed(self.themes):
+            static = theme / "static"
+            if static.is_dir():
+                for path in sorted(static.rglob("*")):
+                    if path.is_file() and not path.name.startswith("."):
+                        seen[path.relative_to(static).as_posix()] = path
+        for rel in sorted(seen):
+            yield f"assets/{rel}", seen[rel].read_bytes()
+
+
+def lookup_index(content, public: bool) -> bytes:
+    """assets/lookup.js: units and rulebooks by name and former name, for finding them from a file share
+    (where Pagefind cannot run). A script assigning a global works from file://, where fetch() does not."""
+    entries = [{"t": "单位", "n": u.name, "f": "、".join(u.former_names), "c": u.category, "i": u.id,
+                "u": f"units/{u.id}/index.html"} for u in content.units.values()]
+    entries += [{"t": "细则", "n": b.title, "f": "", "c": str(b.year), "i": b.id, "u": f"rules/{b.id}/index.html"}
+                for b in content.rulebooks.values()]
+    text = "window.KAOHE_LOOKUP = " + json.dumps(entries, ensure_ascii=False, separators=(",", ":")) + ";\n"
+    return text.encode("utf-8")

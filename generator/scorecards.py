@@ -1,0 +1,370 @@
+"""Round overviews and scorecards: the site model of one scored round.
+
+`RoundView` precomputes what every page of the round needs once (published numbers, section sums,
+each unit's result rows grouped by position), so building one scorecard is a few list lookups.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+
+from . import charts
+from .content import ABSTAIN_RATINGS, DEFAULT_SOURCE, SELF_SOURCE
+from .data import published_items, published_self
+from .model import (AdjustmentLine, AwardBadge, AwardList, DeductionLine, Download, FrequentDeduction, ItemLine,
+                    Link, PreviousResult, RankRow, Ranking, RoundCard, RoundPage, ScorecardPage, SectionLine, Status,
+                    UnitCard)
+from .numbers import SCALE, fmt, plain, round_half_up
+from .score import SCALE2, RoundScore
+
+STATUS_LABELS = {"draft": "草稿", "公示": "公示稿", "published": "已发布"}
+FREQUENT = 10
+
+
+def status_of(rnd) -> Status:
+    note = ""
+    if rnd.status == "公示":
+        note = f"公示期至 {rnd.until.year}年{rnd.until.month}月{rnd.until.day}日" if rnd.until else "公示期内"
+    elif rnd.status == "draft":
+        note = "草稿:结果尚未公布,仅供内部核对"
+    return Status(rnd.status, STATUS_LABELS.get(rnd.status, rnd.status), note)
+
+
+def unit_card(unit) -> UnitCard:
+    return UnitCard(unit.id, unit.name, unit.category, f"units/{unit.id}/index.html", unit.former_names,
+                    unit.active_until.isoformat() if unit.active_until else "")
+
+
+class RoundView:
+    def __init__(self, score: RoundScore, *, public_internal: tuple[str, ...], history=None):
+        self.score = score
+        self.layout = layout = score.layout
+        self.rnd = layout.round
+        self.base = f"results/{self.rnd.id}/"
+        self.show_notes = "note" not in public_internal
+        self.show_self = SELF_SOURCE not in public_internal
+        self.history = history          # callable(unit_id, round) -> PreviousResult | None
+        self.items = published_items(score)
+        self.own = published_self(score)
+        self.applies = layout.applies()
+        self.totals = [fmt(int(t), int(p)) for t, p in zip(score.total, score.precision)]
+        self.multi_source = len([s for s in self.rnd.composition if s != SELF_SOURCE]) > 1
+        self._group_rows()
+        self._sections()
+        self.card = RoundCard(self.rnd.id, self.rnd.title, self.rnd.year, status_of(self.rnd), layout.n_units,
+                              self.base + "index.html",
+                              charts.grade_distribution(f"g-{self.rnd.id}", self.grade_counts(), "等次分布"))
+
+    # ------------------------------------------------------------ precomputation
+    def _group_rows(self) -> None:
+        rows = self.score.rows
+        order = np.argsort(rows["u"].to_numpy(), kind="stable")
+        self.cols = {c: rows[c].to_numpy()[order] for c in ("kind", "idx", "gi", "source", "count", "value", "rating", "note")}
+        self.cols = {c: (v.astype(object) if v.dtype.kind not in "iub" else v) for c, v in self.cols.items()}
+        us = rows["u"].to_numpy()[order]
+        self.starts = np.searchsorted(us, np.arange(self.layout.n_units + 1), side="left")
+
+    def rows_of(self, u: int) -> list[dict]:
+        a, b = self.starts[u], self.starts[u + 1]
+        return [{c: v[i] for c, v in self.cols.items()} for i in range(a, b)]
+
+    def _sections(self) -> None:
+        """Exact section sums per unit (SCALE²), and their category averages."""
+        layout, item = self.layout, self.score.item
+        self.section_cols = []           # per book: list of (section, gi list)
+        for b, book in enumerate(layout.books):
+            start = layout.book_items[b].start
+            cols, k = [], start
+            for section in book.sections:
+                cols.append((section, list(range(k, k + len(section.items)))))
+                k += len(section.items)
+            self.section_cols.append(cols)
+        exact_by_unit = defaultdict(list)
+        for (u, gi), value in item.exact.items():
+            exact_by_unit[u].append((gi, value))
+        self.exact_by_unit = exact_by_unit
+        groups = defaultdict(list)
+        for u, unit in enumerate(layout.units):
+            groups[(unit.category, int(layout.book_of[u]))].append(u)
+        self.groups = groups
+        self.averages = {}
+        for (cat, b), members in groups.items():
+            sums = [Fraction(0)] * len(self.section_cols[b])
+            for u in members:
+                for s, value in enumerate(self.section_values(u)):
+                    sums[s] += value
+            self.averages[(cat, b)] = [v / len(members) for v in sums]
+
+    def section_values(self, u: int) -> list[Fraction]:
+        b = int(self.layout.book_of[u])
+        fp = self.score.item.fp[u]
+        exact = dict(self.exact_by_unit.get(u, ()))
+        out = []
+        for _section, gis in self.section_cols[b]:
+            total = Fraction(int(fp[gis].sum()), SCALE2)
+            for gi in gis:
+                if gi in exact:
+                    total += exact[gi]
+            out.append(total)
+        return out
+
+    def grade_counts(self) -> list[tuple[str, int]]:
+        names = list(dict.fromkeys(g.name for book in self.layout.books for g in book.grades))
+        counts = {n: 0 for n in names}
+        for g in self.score.grade:
+            counts[g] = counts.get(g, 0) + 1
+        return list(counts.items())
+
+    # ------------------------------------------------------------ overview
+    def badges(self, u: int) -> tuple[AwardBadge, ...]:
+        names = {a.id: a.name for a in self.rnd.awards}
+        return tuple(AwardBadge(a, names[a], tied) for a, tied in self.score.awards[u])
+
+    def rank_row(self, u: int) -> RankRow:
+        veto = "、".join(self.layout.vetoes[v][1].text for v in self.score.vetoes[u])
+        return RankRow(int(self.score.rank[u]), unit_card(self.layout.units[u]), self.totals[u], self.score.grade[u],
+                       self.badges(u), veto, self.scorecard_url(u))
+
+    def scorecard_url(self, u: int) -> str:
+        return f"{self.base}{self.layout.units[u].id}/index.html"
+
+    def overview(self, rule_url) -> RoundPage:
+        layout, score = self.layout, self.score
+        rankings = []
+        for (cat, b), members in self.groups.items():
+            members = sorted(members, key=lambda u: (score.rank[u], u))
+            book = layout.books[b]
+            avg = sum((Fraction(int(score.total[u]), 10 ** book.precision) for u in members), Fraction(0)) / len(members)
+            rankings.append(Ranking(cat, Link(book.title, rule_url(book.id)), tuple(self.rank_row(u) for u in members),
+                                    fmt(round_half_up(avg, book.precision), book.precision)))
+        cat_order = {c: i for i, c in enumerate(self.rnd.rulebooks)}
+        rankings.sort(key=lambda r: (cat_order.get(r.category, len(cat_order)), r.category))
+        awards = []
+        for award in self.rnd.awards:
+            winners = tuple(self.rank_row(u) for u, _ in score.award_lists.get(award.id, []))
+            awards.append(AwardList(award.id, award.name, _award_rule(award), winners,
+                                    any(t for _, t in score.award_lists.get(award.id, []))))
+        downloads = tuple(Download(label, f"{self.base}data/{name}") for name, label in
+                          (("scores.xlsx", "成绩表(Excel)"), ("scores.csv", "成绩表(CSV)"),
+                           ("items.csv", "逐项得分(CSV)"), ("scores.json", "成绩数据(JSON)")))
+        books = tuple(Link(b.title, rule_url(b.id)) for b in layout.books)
+        return RoundPage(self.card, books, _composition(self.rnd), tuple(self.grade_counts()), tuple(rankings),
+                         tuple(awards), self.frequent(rule_url), downloads,
+                         tuple(Link(r, f"results/{r}/index.html") for r in self.rnd.from_rounds))
+
+    def frequent(self, rule_url) -> tuple[FrequentDeduction, ...]:
+        """The criteria most units lost points on: the year's 存在问题."""
+        layout = self.layout
+        rows = self.score.rows
+        crit = rows[(rows["kind"] == "criterion") & (rows["count"] > 0)]
+        if crit.empty:
+            return ()
+        counts = crit.groupby(["idx", "u"], sort=True)["count"].sum()
+        idx = counts.index.get_level_values(0).to_numpy()
+        lost = counts.to_numpy() * layout.crit_deduct[idx]
+        cap = layout.crit_max[idx]
+        lost = np.where(cap >= 0, np.minimum(lost, cap), lost)
+        stats = defaultdict(lambda: [0, 0])
+        for ci, amount in zip(idx.tolist(), lost.tolist()):
+            stats[ci][0] += 1
+            stats[ci][1] += amount
+        top = sorted(stats.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[:FREQUENT]
+        out = []
+        for ci, (n, amount) in top:
+            c = layout.criteria[ci]
+            gi = int(layout.crit_item[ci])
+            book = layout.books[layout.item_book[gi]]
+            out.append(FrequentDeduction(Link(c.text, f"{rule_url(book.id)}#{c.id}"), layout.items[gi].title, n,
+                                         _dec_text(amount)))
+        return tuple(out)
+
+    # ------------------------------------------------------------ scorecard
+    def scorecard(self, u: int, rule_url) -> ScorecardPage:
+        layout, score = self.layout, self.score
+        unit = layout.units[u]
+        b = int(layout.book_of[u])
+        book = layout.books[b]
+        p = book.precision
+        rows = self.rows_of(u)
+        by_gi = defaultdict(list)
+        adjust = defaultdict(list)
+        for r in rows:
+            if r["kind"] in ("bonus", "penalty", "veto"):
+                adjust[(r["kind"], r["idx"])].append(r)
+            else:
+                by_gi[r["gi"]].append(r)
+        book_url = rule_url(book.id)
+        sections = []
+        values = self.section_values(u)
+        averages = self.averages[(unit.category, b)]
+        for (section, gis), value, avg in zip(self.section_cols[b], values, averages):
+            lines = tuple(self._item_line(u, gi, by_gi.get(gi, []), book, book_url) for gi in gis)
+            sections.append(SectionLine(section.id, section.title, plain(section.points),
+                                        fmt(round_half_up(value, p), p), fmt(round_half_up(avg, p), p), lines))
+        chart = charts.section_comparison(
+            f"s-{unit.id}",
+            [(s.title, float(v / Fraction(s.points)) if s.points else 0.0, float(a / Fraction(s.points)) if s.points else None,
+              f"{fmt(round_half_up(v, p), p)}/{plain(s.points)}", fmt(round_half_up(a, p), p))
+             for (s, _), v, a in zip(self.section_cols[b], values, averages)],
+            f"各部分得分与{unit.category}平均")
+        bonus = self._adjustments(adjust, "bonus", layout.bonus, book_url, "add")
+        penalties = self._adjustments(adjust, "penalty", layout.penalties, book_url, "deduct")
+        vetoes = tuple(AdjustmentLine(Link(f"{layout.vetoes[v][1].text}(等次定为“{layout.vetoes[v][1].grade}”)",
+                                           f"{book_url}#{layout.vetoes[v][1].id}"), "", "一票否决",
+                                      self._notes(adjust.get(("veto", v), [])))
+                       for v in score.vetoes[u])
+        items_total = sum(values, Fraction(0))
+        own_total = ""
+        if self.show_self and self.score.own.has[u].any():
+            own_total = fmt(int(self.own[u][self.score.own.has[u]].sum()), p)
+        return ScorecardPage(
+            round=self.card, unit=unit_card(unit), rulebook=Link(book.title, book_url), sections=tuple(sections),
+            items_total=fmt(round_half_up(items_total, p), p), bonus=bonus,
+            bonus_total=_dec_text(int(score.bonus[u])), bonus_capped=bool(score.bonus_raw[u] > score.bonus[u]),
+            penalties=penalties, penalty_total=_dec_text(int(score.penalty[u])), vetoes=vetoes,
+            total=self.totals[u], grade=score.grade[u], rank=int(score.rank[u]), rank_of=int(score.rank_size[u]),
+            awards=self.badges(u), next_grade=self._next_grade(u, book), composition=_composition(self.rnd),
+            chart=chart, previous=self.history(unit.id, self.rnd) if self.history else None, self_total=own_total)
+
+    def _item_line(self, u: int, gi: int, rows: list, book, book_url: str) -> ItemLine:
+        item = self.layout.items[gi]
+        p = book.precision
+        points = round_half_up(Fraction(item.points), p)
+        score = int(self.items[u, gi])
+        deductions, notes = [], []
+        crit_rows = defaultdict(list)
+        for r in rows:
+            if r["kind"] == "criterion":
+                crit_rows[(r["source"], r["idx"])].append(r)
+            elif self.show_notes and r["note"]:
+                notes.append(r["note"])
+        for (source, ci), group in crit_rows.items():
+            c = self.layout.criteria[ci]
+            count = sum(int(r["count"]) for r in group)
+            if c.zero:
+                lost = "本项不得分" if count else "0"
+            else:
+                amount = count * self.layout.crit_deduct[ci]
+                if self.layout.crit_max[ci] >= 0:
+                    amount = min(amount, int(self.layout.crit_max[ci]))
+                lost = _dec_text(int(amount))
+            deductions.append(DeductionLine(Link(c.text, f"{book_url}#{c.id}"), c.id,
+                                            f"{count} {c.unit}" if c.unit else "", lost, self._notes(group),
+                                            source if self.multi_source else ""))
+        basis = self._basis(u, gi, item, rows)
+        own = ""
+        if self.show_self and self.score.own.has[u, gi]:
+            own = fmt(int(self.own[u, gi]), p)
+        return ItemLine(item.id, item.title, f"{book_url}#{item.id}", fmt(points, p), fmt(score, p),
+                        fmt(points - score, p) if points != score else "", own, tuple(deductions), tuple(basis),
+                        tuple(notes))
+
+    def _basis(self, u: int, gi: int, item, rows: list) -> list[str]:
+        out = []
+        sources = [s for s in self.rnd.composition if s != SELF_SOURCE] or [DEFAULT_SOURCE]
+        prefix = (lambda s: f"{s}:") if self.multi_source else (lambda s: "")
+        if self.rnd.from_rounds:
+            how = "平均" if self.rnd.from_stat == "mean" else "合计"
+            return [f"由 {len(self.rnd.from_rounds)} 个分轮次中本单位的得分{how}而来"]
+        for source in sources:
+            mine = [r for r in rows if r["source"] == source]
+            votes = [r for r in mine if r["kind"] == "vote"]
+            measured = [r for r in mine if r["kind"] in ("measure", "score")]
+            if votes:
+                tally = defaultdict(int)
+                for r in votes:
+                    tally[r["rating"]] += int(r["count"])
+                counted = "、".join(f"{k} {n} 票" for k, n in tally.items() if k not in ABSTAIN_RATINGS)
+                abstain = sum(n for k, n in tally.items() if k in ABSTAIN_RATINGS)
+                out.append(prefix(source) + counted + (f"(另有弃权 {abstain} 票,不计入)" if abstain else ""))
+            elif measured:
+                value = _dec_text(int(measured[0]["value"]))
+                if item.kind == "direct":
+                    out.append(f"{prefix(source)}评定得分 {value}")
+                else:
+                    out.append(f"{prefix(source)}{item.measure or '数值'}:{value}")
+            elif item.kind == "aggregate":
+                out.append(self._aggregate_basis(u, item))
+            elif item.kind != "deduction" and item.default is not None:
+                out.append(f"{prefix(source)}未录入,按默认 {plain(item.default)} 分计")
+        if item.kind == "tiers":
+            out.append("分档:" + ";".join(f"≥{plain(t.min)} 得 {plain(t.score)} 分" for t in item.tiers))
+        elif item.kind == "rank":
+            out.append("按名次:" + ";".join((f"前 {band.top} 名" if band.top else "其余") + f"得 {plain(band.score)} 分"
+                                             for band in item.rank_bands))
+        return out
+
+    def _aggregate_basis(self, u: int, item) -> str:
+        layout = self.layout
+        kids = [c for c, unit in enumerate(layout.units) if unit.parent_id == layout.units[u].id]
+        if not kids:
+            return "本轮次没有下级单位参评"
+        names = "、".join(f"{layout.units[c].name} {self.totals[c]}" for c in kids[:8])
+        more = f" 等 {len(kids)} 个单位" if len(kids) > 8 else ""
+        return f"按下级单位得分率换算({'平均' if item.aggregate_stat == 'mean' else item.aggregate_stat}):{names}{more}"
+
+    def _adjustments(self, adjust, kind: str, rules, book_url: str, attr: str) -> tuple[AdjustmentLine, ...]:
+        out = []
+        for (k, idx), group in sorted(adjust.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            if k != kind:
+                continue
+            rule = rules[idx][1]
+            count = sum(int(r["count"]) for r in group)
+            amount = count * int(getattr(rule, attr) * SCALE)
+            if rule.max is not None:
+                amount = min(amount, int(rule.max * SCALE))
+            out.append(AdjustmentLine(Link(rule.text, f"{book_url}#{rule.id}"),
+                                      f"{count} {rule.unit}" if rule.unit else "", _dec_text(amount), self._notes(group)))
+        return tuple(out)
+
+    def _notes(self, rows) -> tuple[str, ...]:
+        if not self.show_notes:
+            return ()
+        return tuple(r["note"] for r in rows if r["note"])
+
+    def _next_grade(self, u: int, book) -> str:
+        if self.score.vetoes[u]:
+            return ""
+        names = [g.name for g in book.grades]
+        here = names.index(self.score.grade[u]) if self.score.grade[u] in names else 0
+        if here == 0:
+            return ""
+        target = book.grades[here - 1]
+        gap = Fraction(target.min) - Fraction(int(self.score.total[u]), 10 ** book.precision)
+        return f"距“{target.name}”还差 {fmt(round_half_up(gap, book.precision), book.precision)} 分"
+
+    def previous_result(self, u: int) -> PreviousResult:
+        unit = self.layout.units[u]
+        return PreviousResult(Link(self.rnd.title, self.base + "index.html"), self.totals[u], self.score.grade[u],
+                              f"{int(self.score.rank[u])} / {int(self.score.rank_size[u])}", self.scorecard_url(u))
+
+
+def _dec_text(amount_fp: int) -> str:
+    """A fixed-point amount as authors write numbers: 2, 0.5."""
+    return plain(Decimal(amount_fp) / SCALE)
+
+
+def _composition(rnd) -> str:
+    parts = [(s, w) for s, w in rnd.composition.items()]
+    if len(parts) == 1 and parts[0][1] == 1:
+        return ""
+    return "总分 = " + " + ".join(f"{s} × {plain(w * 100)}%" for s, w in parts)
+
+
+def _award_rule(award) -> str:
+    parts = []
+    if award.quota:
+        parts.append("名额:" + "、".join(f"{c} {n} 个" for c, n in award.quota.items()))
+    if award.share is not None:
+        scope = "各类别" if award.per_category else "参评单位"
+        parts.append(f"{scope}前 {plain(award.share * 100)}%(向下取整)")
+    if award.categories:
+        parts.append("限 " + "、".join(award.categories))
+    if award.min_score is not None:
+        parts.append(f"不低于 {plain(award.min_score)} 分")
+    parts.append("被一票否决的单位不参评")
+    return ";".join(parts)
+

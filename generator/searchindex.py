@@ -1,0 +1,150 @@
+"""Full-text search with Pagefind, made byte-for-byte reproducible.
+
+Pagefind (1.5) writes its filter indexes and its metadata file in hash-map order, which changes from
+run to run (Pagefind issue #638: fragments became stable in 1.3, "filter/metadata indexes" did not).
+kaohe promises that the same content builds the same bytes, so after Pagefind has run, each filter
+index is rewritten with its values sorted, the metadata's list of filters sorted by name, and the
+files renamed after the hash of their new content. The records themselves are untouched: only the
+order of entries in two maps changes, which the search client does not depend on.
+
+The files are gzip (Pagefind's JS inflates them) of "pagefind_dcd" + CBOR; a small CBOR codec for
+the types Pagefind writes (unsigned and negative integers, byte and text strings, arrays, maps,
+simple values) is enough.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+MAGIC = b"pagefind_dcd"
+INDEXED = "{index.html,rules/**/index.html,units/**/index.html,results/*/index.html}"
+
+
+def run_pagefind(site_dir: Path) -> None:
+    """Index the pages marked data-pagefind-body (units, rulebooks, round overviews), with Chinese
+    word segmentation (pagefind[extended]); writes site_dir/pagefind/, then makes it reproducible."""
+    argv = [sys.executable, "-m", "pagefind", "--site", str(site_dir), "--output-subdir", "pagefind",
+            "--keep-index-url", "--silent", "--glob", INDEXED]
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"Pagefind 建立搜索索引失败:{done.stderr.strip() or done.stdout.strip()}")
+    canonicalize(site_dir / "pagefind")
+
+
+# ------------------------------------------------------------------ CBOR (the subset Pagefind writes)
+
+def _decode(data: bytes, pos: int):
+    head = data[pos]
+    major, info = head >> 5, head & 31
+    pos += 1
+    if info < 24:
+        arg = info
+    elif info in (24, 25, 26, 27):
+        size = 1 << (info - 24)
+        arg = int.from_bytes(data[pos:pos + size], "big")
+        pos += size
+    else:
+        raise ValueError(f"unsupported CBOR item {head:#x}")
+    if major == 0:
+        return arg, pos
+    if major == 1:
+        return -1 - arg, pos
+    if major in (2, 3):
+        raw = data[pos:pos + arg]
+        return (raw if major == 2 else raw.decode("utf-8")), pos + arg
+    if major == 4:
+        items = []
+        for _ in range(arg):
+            item, pos = _decode(data, pos)
+            items.append(item)
+        return items, pos
+    if major == 5:
+        pairs = []
+        for _ in range(arg):
+            key, pos = _decode(data, pos)
+            value, pos = _decode(data, pos)
+            pairs.append((key, value))
+        return ("map", pairs), pos
+    if major == 7 and info in (20, 21, 22):
+        return {20: False, 21: True, 22: None}[info], pos
+    raise ValueError(f"unsupported CBOR item {head:#x}")
+
+
+def _head(major: int, arg: int) -> bytes:
+    if arg < 24:
+        return bytes([major << 5 | arg])
+    for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if arg < 1 << (8 * size):
+            return bytes([major << 5 | info]) + arg.to_bytes(size, "big")
+    raise ValueError("integer too large")
+
+
+def _encode(item) -> bytes:
+    if item is False or item is True or item is None:
+        return bytes([0xE0 | {False: 20, True: 21, None: 22}[item]])
+    if isinstance(item, int):
+        return _head(0, item) if item >= 0 else _head(1, -1 - item)
+    if isinstance(item, bytes):
+        return _head(2, len(item)) + item
+    if isinstance(item, str):
+        raw = item.encode("utf-8")
+        return _head(3, len(raw)) + raw
+    if isinstance(item, tuple) and item[0] == "map":
+        return _head(5, len(item[1])) + b"".join(_encode(k) + _encode(v) for k, v in item[1])
+    if isinstance(item, list):
+        return _head(4, len(item)) + b"".join(_encode(x) for x in item)
+    raise TypeError(type(item))
+
+
+def _read(path: Path):
+    data = gzip.decompress(path.read_bytes())
+    if not data.startswith(MAGIC):
+        raise ValueError(f"{path.name}: not a Pagefind file")
+    value, _ = _decode(data, len(MAGIC))
+    return value
+
+
+def _write(folder: Path, prefix: str, suffix: str, value) -> str:
+    """Write value under a name derived from its content; returns the name used in references."""
+    data = MAGIC + _encode(value)
+    name = f"{prefix}_{hashlib.sha256(data).hexdigest()[:13 if suffix == '.pf_meta' else 7]}"
+    (folder / f"{name}{suffix}").write_bytes(gzip.compress(data, compresslevel=6, mtime=0))
+    return name
+
+
+# ------------------------------------------------------------------ canonical order
+
+def canonicalize(bundle: Path) -> None:
+    entry_path = bundle / "pagefind-entry.json"
+    entry = json.loads(entry_path.read_text(encoding="utf-8"))
+    for language, info in entry["languages"].items():
+        meta_path = bundle / f"pagefind.{info['hash']}.pf_meta"
+        meta = _read(meta_path)
+        filters = _filter_list(meta)
+        renamed = {}
+        for pair in filters:
+            name, old_hash = pair
+            path = bundle / "filter" / f"{old_hash}.pf_filter"
+            value = _read(path)                      # [filter name, [[value, [page, …]], …]]
+            value[1].sort(key=lambda entry: entry[0])
+            path.unlink()
+            renamed[old_hash] = _write(bundle / "filter", language, ".pf_filter", value)
+        for pair in filters:
+            pair[1] = renamed[pair[1]]
+        filters.sort(key=lambda pair: pair[0])
+        meta_path.unlink()
+        info["hash"] = _write(bundle, f"pagefind.{language}", ".pf_meta", meta).removeprefix("pagefind.")
+    entry_path.write_text(json.dumps(entry, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+
+def _filter_list(meta) -> list:
+    """The metadata's list of [filter name, filter file hash] pairs: its fourth part, after the
+    version, the pages ([hash, size]) and the index chunks ([from, to, hash])."""
+    part = meta[3] if len(meta) > 3 else []
+    if not all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in part):
+        raise ValueError("unexpected Pagefind metadata layout")
+    return part

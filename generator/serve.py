@@ -1,0 +1,180 @@
+"""`kaohe serve`: build once with drafts, serve the output folder with livereload, rebuild on change.
+
+One thread does everything. Tornado's IOLoop answers requests and, every POLL_MS, compares a snapshot of
+the watched files with the previous one; on any difference it runs one full `build()` right there. So
+builds never overlap, however many files one save touches, and no request is answered mid-build (the
+build also swaps the new site in atomically). Browsers are then told to reload.
+
+While a rebuild is failing, every HTML page is replaced by an error page. livereload's output transform
+injects its script into that page like into any other HTML response, so the browser reloads on the
+next change and recovers by itself once the file is fixed. Other files are served as before.
+"""
+from __future__ import annotations
+
+import html
+import ipaddress
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+import webbrowser
+from pathlib import Path
+
+from livereload import Server
+from livereload.handlers import LiveReloadHandler, StaticFileHandler
+from livereload.watcher import Watcher
+from tornado.ioloop import IOLoop, PeriodicCallback
+
+from .build import build
+from .errors import ContentError
+
+POLL_MS = 800
+REPO_THEMES = Path(__file__).resolve().parent.parent / "themes"
+PAGE_SUFFIXES = (".html", ".htm")
+CONTENT_FAILED = "内容有误,网站未更新"
+BUILD_CRASHED = "生成网站时出错,网站未更新"
+
+
+def ignored(name: str) -> bool:
+    """Hidden files (including kaohe's `.output.new-PID`/`.output.old-PID`), Office lock files and editor
+    backups never trigger a build."""
+    return name.startswith((".", "~$")) or name.endswith(("~", ".swp", ".tmp"))
+
+
+def watched_folders(content: Path) -> list[Path]:
+    """The content folder and the theme folders (a missing one is watched too, in case it is created)."""
+    folders = [content, REPO_THEMES, content.parent / "themes"]
+    return list(dict.fromkeys(f.resolve() for f in folders))
+
+
+def snapshot(folders: list[Path], output: Path) -> dict[str, tuple[int, int, int]]:
+    """(mtime, size, inode) of every watched file; the output folder and ignored names are left out."""
+    skip = output.resolve()
+    files: dict[str, tuple[int, int, int]] = {}
+    for folder in folders:
+        for root, dirs, names in os.walk(folder):
+            dirs[:] = [d for d in dirs if not ignored(d) and Path(root, d).resolve() != skip]
+            for name in names:
+                if ignored(name):
+                    continue
+                path = os.path.join(root, name)
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue  # deleted while we looked; the next snapshot will notice
+                files[path] = (st.st_mtime_ns, st.st_size, st.st_ino)
+    return files
+
+
+def error_page(title: str, lines: list[str]) -> str:
+    items = "\n".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font:16px/1.6 sans-serif;margin:2em auto;max-width:60em;padding:0 1em}}
+h1{{color:#b00}} li{{font-family:monospace;white-space:pre-wrap;margin:.4em 0}}</style></head>
+<body><h1>{title}</h1>
+<p>请按下面的提示修改;保存后网站会自动重新生成,本页随之刷新。</p>
+<ol>
+{items}
+</ol></body></html>
+"""
+
+
+class Preview:
+    """Builds the site and remembers whether the last build failed, and why."""
+
+    def __init__(self, content: Path, output: Path, shown: str | None):
+        self.content, self.output, self.shown = content, output, shown
+        self.folders = watched_folders(content)
+        self.seen = snapshot(self.folders, output)
+        self.failure: tuple[str, list[str]] | None = None   # (page title, problem lines)
+
+    def rebuild(self) -> None:
+        start = time.perf_counter()
+        try:
+            site = build(self.content, self.output, drafts=True, shown=self.shown)
+        except ContentError as exc:
+            self.failure = (CONTENT_FAILED, exc.report.lines())
+            print("\n".join(exc.report.lines()), file=sys.stderr)
+        except Exception as exc:   # a bug or an unwritable output: keep serving, show it, print the traceback
+            traceback.print_exc()
+            self.failure = (BUILD_CRASHED, [f"{type(exc).__name__}: {exc}", "详细信息见运行 kaohe serve 的终端。"])
+        else:
+            self.failure = None
+            for line in site.report.lines():
+                print(line, file=sys.stderr)
+            print(f"已生成 {site.files} 个文件,用时 {time.perf_counter() - start:.1f} 秒。", flush=True)
+            return
+        print(f"{self.failure[0]};修改后保存即可自动重新生成。", file=sys.stderr, flush=True)
+
+    def poll(self) -> None:
+        """Called by the IOLoop: one full build per poll that sees any change, then reload the browsers."""
+        now = snapshot(self.folders, self.output)
+        if now != self.seen:
+            self.seen = now   # taken before the build: a save during the build triggers one more
+            self.rebuild()
+            LiveReloadHandler.reload_waiters("*")
+
+
+class PageHandler(StaticFileHandler):
+    """livereload's static file handler, except that HTML pages become the error page while builds fail."""
+
+    preview: Preview   # set on a per-server subclass
+
+    async def get(self, path: str, include_body: bool = True) -> None:
+        if self.preview.failure and self.is_page(path):
+            self.set_status(500)
+            self.set_header("Content-Type", "text/html; charset=UTF-8")
+            self.set_header("Cache-Control", "no-store")
+            self.finish(error_page(*self.preview.failure))
+            return
+        await super().get(path, include_body)
+
+    def is_page(self, path: str) -> bool:
+        return (path in ("", ".") or path.endswith(("/",) + PAGE_SUFFIXES)
+                or os.path.isdir(os.path.join(self.root, path)))
+
+
+def serve(content: Path, output: Path, *, port: int = 8000, host: str = "127.0.0.1",
+          shown: str | None = None, open_browser: bool = False) -> None:
+    """Build with drafts, serve `output` on host:port with livereload, rebuild on change; Ctrl+C stops."""
+    if not is_loopback(host):
+        raise ValueError(f"预览服务只能监听本机地址(如 127.0.0.1),不能是 {host}")
+    output = output.absolute()
+    preview = Preview(content, output, shown)
+    preview.rebuild()
+
+    logging.getLogger("tornado.access").addHandler(logging.NullHandler())   # no English line per 404
+    server = Server(watcher=Watcher())   # a plain watcher, never polled: Preview.poll does the watching
+    server.root = str(output)
+    server.default_filename = "index.html"
+    server.SFH = type("Handler", (PageHandler,), {"preview": preview})
+    url = f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    try:
+        server.application(port, host, debug=False)
+    except OSError as exc:
+        raise SystemExit(f"无法在 {url} 启动预览:{exc.strerror};请用 --port 换一个端口") from None
+    PeriodicCallback(preview.poll, POLL_MS).start()
+    print(f"正在预览:{url} (按 Ctrl+C 停止)", flush=True)
+    if open_browser:
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+
+    loop = IOLoop.current()
+    try:
+        loop.start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        loop.close(all_fds=True)
+    print("已停止预览。", flush=True)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,234 @@
+"""`kaohe serve`: a real server in a subprocess, real HTTP and WebSocket requests, real edits to a real
+content folder. Every wait has a deadline; no test asserts how fast anything is."""
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from tornado.websocket import websocket_connect
+
+from conftest import REPO, RULEBOOK_T, ContentDir
+from generator.serve import BUILD_CRASHED, CONTENT_FAILED, REPO_THEMES, serve, snapshot, watched_folders
+
+DEADLINE = 90          # seconds; generous, for a loaded 2-core machine
+LIVERELOAD = 'livereload.js?port='
+HEADER = "unit_id,ref,value,source,rating,note\n"
+GOOD = HEADER + "a,A2,100,,,\na,B1,10,,,\na,B2,1,,优秀,\n"
+ROUND = "title: 轮次\nyear: 2024\nrulebooks: {机关事业单位: t}\nstatus: draft\n"   # a draft: serve builds drafts
+SCRIPT = ("import sys; from pathlib import Path; from generator.serve import serve; "
+          "serve(Path(sys.argv[1]), Path(sys.argv[2]), port=int(sys.argv[3]))")
+
+
+def make_content(tmp_path: Path) -> ContentDir:
+    site = ContentDir(tmp_path / "content")
+    site.rulebook(RULEBOOK_T)
+    site.units("a,甲单位,机关事业单位,")
+    site.round("r", ROUND, GOOD)
+    return site
+
+
+def save(path: Path, text: str) -> None:
+    """Save as careful editors do: write a temp file beside the target (ignored by the watcher), rename it over."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`serve()` running in its own process, as `kaohe serve` runs it."""
+
+    def __init__(self, tmp_path: Path, content: Path, output: Path):
+        self.out_file, self.err_file = tmp_path / "serve.out", tmp_path / "serve.err"
+        for _attempt in range(3):   # the free port may be taken by someone else before the server binds it
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}/"
+            with open(self.out_file, "wb") as out, open(self.err_file, "wb") as err:
+                self.proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(content), str(output), str(self.port)],
+                                             cwd=REPO, stdout=out, stderr=err, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            deadline = time.monotonic() + DEADLINE
+            while time.monotonic() < deadline and self.proc.poll() is None and f"正在预览:{self.url}" not in self.stdout:
+                time.sleep(0.1)
+            if f"正在预览:{self.url}" in self.stdout:
+                return
+            self.kill()
+            if "无法在" not in self.stderr:
+                break
+        raise AssertionError(f"server did not start\n{self.stdout}\n{self.stderr}")
+
+    @property
+    def stdout(self) -> str:
+        return self.out_file.read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.err_file.read_text(encoding="utf-8", errors="replace")
+
+    def get(self, path: str) -> tuple[int, str, bytes]:
+        """(status, content type, body) of GET path."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=30) as r:
+                return r.status, r.headers.get("Content-Type", ""), r.read()
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return exc.code, exc.headers.get("Content-Type", ""), exc.read()
+
+    def reload_after(self, change) -> dict:
+        """Connect as a browser's livereload.js does, make `change`, and return the message that follows it."""
+        async def run() -> dict:
+            ws = await asyncio.wait_for(websocket_connect(f"ws://127.0.0.1:{self.port}/livereload"), DEADLINE)
+            try:
+                hello = json.dumps({"command": "hello", "protocols": ["http://livereload.com/protocols/official-7"]})
+                ws.write_message(hello)
+                ws.write_message(json.dumps({"command": "info", "url": self.url}))
+                ws.write_message(hello)
+                for _ in range(2):   # the second reply proves "info" was handled: we are a registered browser
+                    assert json.loads(await asyncio.wait_for(ws.read_message(), DEADLINE))["command"] == "hello"
+                change()
+                message = await asyncio.wait_for(ws.read_message(), DEADLINE)
+                assert message is not None, f"connection closed\n{self.stderr}"
+                return json.loads(message)
+            finally:
+                ws.close()
+        return asyncio.run(run())
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=DEADLINE)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=DEADLINE)
+
+
+@pytest.fixture
+def start(tmp_path):
+    servers: list[Server] = []
+
+    def run(content: Path, output: Path) -> Server:
+        servers.append(Server(tmp_path, content, output))
+        return servers[-1]
+
+    yield run
+    for server in servers:
+        server.kill()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Ctrl+C is sent as SIGINT")
+def test_serves_the_site_shows_content_errors_and_recovers(tmp_path, start):
+    site = make_content(tmp_path)
+    output = tmp_path / "output"
+    server = start(site.root, output)
+
+    status, _, data = server.get("results/r/data/scores.csv")
+    assert status == 200 and data == (output / "results/r/data/scores.csv").read_bytes()
+    status, ctype, home = server.get("")
+    assert status == 200 and ctype.startswith("text/html")
+    assert LIVERELOAD in home.decode("utf-8")   # pages get the reload script when served...
+    assert LIVERELOAD.encode() not in (output / "index.html").read_bytes()   # ...not when built
+    assert server.get("no-such-page.html")[0] == 404   # while the content is fine, a missing page is just missing
+
+    results = site.root / "results/r/results.csv"
+    message = server.reload_after(lambda: save(results, GOOD + "<b>&x,A2,1,,,\n"))
+    assert message["command"] == "reload"
+    expected = f"{site.root}/results/r/results.csv:5: 错误: 单位编号“<b>&x”不在名册 units.csv 中;请核对编号,或先在名册中登记该单位"
+    for path in ("no-such-page.html", "index.html", "", "results/r/"):
+        status, ctype, body = server.get(path)
+        page = body.decode("utf-8")
+        assert (status, ctype) == (500, "text/html; charset=UTF-8"), path
+        assert CONTENT_FAILED in page and html.escape(expected) in page and "<b>&x" not in page
+        assert LIVERELOAD in page   # so the browser reloads on the next save
+    status, _, still = server.get("results/r/data/scores.csv")
+    assert (status, still) == (200, data)   # the old site is still there
+    assert expected in server.stderr
+
+    message = server.reload_after(lambda: save(results, GOOD.replace("a,A2,100", "a,A2,90")))
+    assert message["command"] == "reload"
+    assert server.get("no-such-page.html")[0] == 404
+    status, _, home = server.get("")
+    assert status == 200 and CONTENT_FAILED not in home.decode("utf-8") and LIVERELOAD in home.decode("utf-8")
+    status, _, fixed = server.get("results/r/data/scores.csv")
+    assert status == 200 and fixed != data and fixed == (output / "results/r/data/scores.csv").read_bytes()
+
+    assert server.stop() == 0
+    assert server.stdout.rstrip().endswith("已停止预览。")
+
+
+def test_a_crashing_build_shows_the_exception_and_the_server_stays_up(tmp_path, start):
+    site = make_content(tmp_path)
+    output = tmp_path / "out" / "site"
+    server = start(site.root, output)
+    results = site.root / "results/r/results.csv"
+
+    shutil.rmtree(output.parent)
+    output.parent.write_text("a file where the output's folder should be", encoding="utf-8")
+    assert server.reload_after(lambda: save(results, GOOD))["command"] == "reload"
+    status, _, body = server.get("index.html")
+    page = body.decode("utf-8")
+    assert status == 500 and BUILD_CRASHED in page and LIVERELOAD in page
+    assert "Traceback (most recent call last):" in server.stderr   # the traceback went to the terminal...
+    traceback = server.stderr.split("Traceback (most recent call last):")[-1].splitlines()[1:]
+    exception = next(line for line in traceback if line and not line.startswith(" "))
+    assert html.escape(exception) in page   # ...and its last line to the page: "FileExistsError: … '…/out'"
+
+    output.parent.unlink()
+    assert server.reload_after(lambda: save(results, GOOD))["command"] == "reload"
+    assert server.get("no-such-page.html")[0] == 404
+    assert server.get("index.html")[0] == 200 and server.get("results/r/data/scores.csv")[0] == 200
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's table of listening sockets")
+def test_listens_on_localhost_only(tmp_path, start):
+    server = start(make_content(tmp_path).root, tmp_path / "output")
+    listening = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        for row in Path(table).read_text().splitlines()[1:]:
+            local, state = row.split()[1], row.split()[3]
+            address, port = local.split(":")
+            if state == "0A" and int(port, 16) == server.port:   # 0A: LISTEN
+                listening.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]) if width == 8 else address)
+    assert listening == {"127.0.0.1"}
+
+
+def test_refuses_to_listen_beyond_this_machine(tmp_path):
+    site = make_content(tmp_path)
+    with pytest.raises(ValueError, match="只能监听本机地址"):
+        serve(site.root, tmp_path / "output", host="0.0.0.0")
+    assert not (tmp_path / "output").exists()
+
+
+def test_the_watcher_sees_content_and_themes_but_not_output_or_temp_files(tmp_path):
+    site = make_content(tmp_path)
+    output = site.root / "output"   # even an output folder inside the content folder is left out
+    site.write("rules/sub/a.md", "x")
+    for name in ("output/index.html", ".output.new-123/index.html", ".output.old-123/x.csv", ".results.csv.swx",
+                 "rules/t.md.swp", "rules/t.md~", "results/r/~$results.xlsx", "results/r/results.csv.tmp"):
+        site.write(name, "x")
+    theme_page = tmp_path / "themes/mine/page.html"
+    theme_page.parent.mkdir(parents=True)
+    theme_page.write_text("x", encoding="utf-8")
+
+    folders = watched_folders(site.root)
+    assert folders == [site.root.resolve(), REPO_THEMES, theme_page.parent.parent.resolve()]
+    seen = {Path(p) for p in snapshot(folders, output)}
+    ours = {p.relative_to(tmp_path.resolve()).as_posix() for p in seen if not p.is_relative_to(REPO_THEMES)}
+    assert ours == {"content/site.yaml", "content/units.csv", "content/rules/t.md", "content/rules/sub/a.md",
+                    "content/results/r/round.yaml", "content/results/r/results.csv", "themes/mine/page.html"}
