@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+import traceback
 
-from .errors import Report
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+
+from .errors import ContentError, Report, fail
 from .model import Page, SiteInfo
 
 DEFAULT_THEME = Path(__file__).resolve().parent.parent / "themes" / "default"
@@ -42,8 +44,11 @@ class Renderer:
 
     def render(self, page: Page) -> bytes:
         root = "../" * page.path.count("/")
-        template = self.env.get_template(page.template)
-        return template.render(page=page.page, meta=page, site=self.site, root=root).encode("utf-8")
+        try:
+            template = self.env.get_template(page.template)
+            return template.render(page=page.page, meta=page, site=self.site, root=root).encode("utf-8")
+        except TemplateError as exc:
+            raise template_problem(exc, page) from None
 
     def assets(self):
         """(assets/<path>, bytes) for every static file; a theme earlier in the list wins."""
@@ -56,6 +61,19 @@ class Renderer:
                         seen[path.relative_to(static).as_posix()] = path
         for rel in sorted(seen):
             yield f"assets/{rel}", seen[rel].read_bytes()
+
+
+def template_problem(exc: TemplateError, page: Page) -> ContentError:
+    """A theme template that fails is the theme author's error: name the template file and line."""
+    path, line = getattr(exc, "filename", None), getattr(exc, "lineno", None)
+    if not isinstance(exc, TemplateSyntaxError):
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename.endswith((".html", ".htm", ".xml", ".txt")):
+                path, line = frame.filename, frame.lineno
+                break
+    what = "语法错误" if isinstance(exc, TemplateSyntaxError) else "渲染出错"
+    return fail(path or page.template, line, f"主题模板{what}({exc.message}),生成 {page.path} 时发生;"
+                                            f"请改正模板,网站未更新")
 
 
 def lookup_index(content, public: bool) -> bytes:

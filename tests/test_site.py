@@ -1,0 +1,208 @@
+"""The built site: a golden tree for a small content folder, a link check over the whole example site,
+no markup injection, the public profile, theme overrides, and atomic writes.
+
+Golden files: set KAOHE_GOLDEN=update to rewrite tests/golden/expected/ after an intended change,
+then review the diff in git.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from conftest import REPO, RULEBOOK_T, ContentDir
+from generator.build import build
+from generator.errors import ContentError
+
+GOLDEN = REPO / "tests" / "golden"
+CONTENT = REPO / "content"
+
+
+def tree(root: Path, skip=("pagefind/",)) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.relative_to(root).as_posix().startswith(skip)}
+
+
+def test_golden_site(tmp_path):
+    out = tmp_path / "output"
+    build(GOLDEN / "content", out, drafts=True, shown="content", search=False)
+    got = tree(out)
+    expected_dir = GOLDEN / "expected"
+    if os.environ.get("KAOHE_GOLDEN") == "update":
+        shutil.rmtree(expected_dir, ignore_errors=True)
+        for rel, data in got.items():
+            (expected_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (expected_dir / rel).write_bytes(data)
+    expected = tree(expected_dir)
+    problems = []
+    for rel in sorted(set(got) | set(expected)):
+        if rel not in got:
+            problems.append(f"missing: {rel}")
+        elif rel not in expected:
+            problems.append(f"unexpected: {rel}")
+        elif got[rel] != expected[rel]:
+            if rel.endswith((".html", ".csv", ".json", ".js", ".css")):
+                diff = difflib.unified_diff(expected[rel].decode("utf-8-sig").splitlines(),
+                                            got[rel].decode("utf-8-sig").splitlines(), f"expected/{rel}", f"got/{rel}",
+                                            lineterm="", n=2)
+                problems.append("\n".join(list(diff)[:60]))
+            else:
+                problems.append(f"differs: {rel}")
+    assert not problems, "\n".join(problems) + "\n(if intended: KAOHE_GOLDEN=update pytest tests/test_site.py)"
+
+
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.refs: list[tuple[str, str]] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name == "id" and value:
+                self.ids.add(value)
+            if name in ("href", "src", "action", "poster", "data") and value is not None:
+                self.refs.append((tag, value))
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    out = tmp_path_factory.mktemp("example") / "output"
+    build(CONTENT, out, drafts=True, shown="content")
+    return out
+
+
+def parse(path: Path) -> Links:
+    links = Links()
+    links.feed(path.read_text(encoding="utf-8"))
+    return links
+
+
+def test_every_link_of_the_example_site_resolves_and_nothing_is_external(example):
+    pages = sorted(example.rglob("*.html"))
+    assert len(pages) > 600
+    parsed = {p: parse(p) for p in pages}
+    broken = []
+    for page, links in parsed.items():
+        for tag, ref in links.refs:
+            if ref.startswith("data:"):
+                continue
+            parts = urlsplit(ref)
+            if parts.scheme or ref.startswith("//"):
+                broken.append(f"{page.relative_to(example)}: external or scripted reference {ref!r}")
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if not target.is_file():
+                broken.append(f"{page.relative_to(example)}: broken link {ref!r}")
+                continue
+            if parts.fragment and target.suffix == ".html":
+                ids = parsed[target].ids if target in parsed else parse(target).ids
+                if unquote(parts.fragment) not in ids:
+                    broken.append(f"{page.relative_to(example)}: no #{parts.fragment} in {target.relative_to(example)}")
+    assert not broken, "\n".join(broken[:40])
+    # the stylesheet and scripts reference nothing outside the site either
+    for asset in list((example / "assets").rglob("*.css")) + list((example / "assets").rglob("*.js")):
+        text = asset.read_text(encoding="utf-8")
+        assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text), asset
+    assert (example / "pagefind" / "pagefind-ui.js").is_file()
+
+
+def test_every_page_of_spec_8_exists(example):
+    for rel in ("index.html", "rules/index.html", "rules/2024-shizhi-jiguan/index.html",
+                "rules/2024-shizhi-jiguan/changes/index.html", "units/index.html", "units/szjg-shuiwu/index.html",
+                "results/2023-annual/index.html", "results/2023-annual/szjg-shuiwu/index.html",
+                "results/2023-annual/data/scores.csv", "results/2023-annual/data/scores.json",
+                "results/2023-annual/data/scores.xlsx", "results/2023-annual/data/items.csv"):
+        assert (example / rel).is_file(), rel
+
+
+def test_csv_text_and_markdown_never_inject_markup(tmp_path):
+    out = tmp_path / "output"
+    build(GOLDEN / "content", out, drafts=True, shown="content", search=False)
+    for page in out.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert "<script>alert" not in text and "<img src=x" not in text and "<b>&</b>" not in text, page
+    card = (out / "results/2023/jg-a/index.html").read_text(encoding="utf-8")
+    assert "缺1次 &lt;img src=x onerror=alert(1)&gt;" in card
+    assert "乙局 &lt;b&gt;&amp;&lt;/b&gt;" in (out / "units/index.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in (out / "rules/2023-t/index.html").read_text(encoding="utf-8")
+
+
+def test_public_profile_has_no_internal_field_anywhere(tmp_path):
+    out = tmp_path / "output"
+    build(GOLDEN / "content", out, drafts=True, shown="content", profile="public")
+    internal = ("缺1次", "学习记录缺失", "被市委通报", "自评扣3分", "说明,含逗号", "发生案件")
+    for path in out.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for marker in internal:
+                assert marker.encode() not in data, (path, marker)
+    card = (out / "results/2024/jg-a/index.html").read_text(encoding="utf-8")
+    assert "自评" not in card
+    # the internal build shows them
+    inner = tmp_path / "inner"
+    build(GOLDEN / "content", inner, drafts=True, shown="content", search=False)
+    card = (inner / "results/2024/jg-a/index.html").read_text(encoding="utf-8")
+    assert "学习记录缺失" in card and "自评" in card
+
+
+def test_a_theme_folder_overrides_default_templates_and_assets(tmp_path):
+    site = ContentDir(tmp_path / "content")
+    site.rulebook(RULEBOOK_T)
+    site.units("a,甲单位,机关事业单位,")
+    site.write("site.yaml", "title: 主题测试\ntheme: mine\n")
+    theme = tmp_path / "themes" / "mine"
+    (theme / "templates").mkdir(parents=True)
+    (theme / "static").mkdir()
+    (theme / "templates" / "units_index.html").write_text(
+        '{% extends "base.html" %}{% block main %}<p class="mine">{{ page.count }} 个单位(自定义主题)</p>{% endblock %}',
+        encoding="utf-8")
+    (theme / "static" / "kaohe.css").write_text("body { color: #123456; }\n", encoding="utf-8")
+    out = tmp_path / "output"
+    build(site.root, out, shown="content", search=False)
+    assert '<p class="mine">1 个单位(自定义主题)</p>' in (out / "units/index.html").read_text(encoding="utf-8")
+    assert (out / "assets/kaohe.css").read_text(encoding="utf-8") == "body { color: #123456; }\n"
+    assert (out / "assets/kaohe.js").is_file()          # the rest comes from the default theme
+    assert "kh-title" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_broken_theme_template_is_a_clear_error_and_the_site_stays(tmp_path, monkeypatch, kaohe):
+    monkeypatch.chdir(tmp_path)
+    site = ContentDir(tmp_path / "content")
+    site.rulebook(RULEBOOK_T)
+    site.units("a,甲单位,机关事业单位,")
+    assert kaohe("build", "--content", "content", "--output", "output").code == 0
+    before = tree(tmp_path / "output")
+    site.write("site.yaml", "title: 主题测试\ntheme: bad\n")
+    templates = tmp_path / "themes" / "bad" / "templates"
+    templates.mkdir(parents=True)
+    (templates / "unit.html").write_text('{% extends "base.html" %}\n{% block main %}\n{{ page.no_such_field }}\n{% endblock %}\n',
+                                         encoding="utf-8")
+    run = kaohe("build", "--content", "content", "--output", "output")
+    assert run.code == 1
+    assert any(line.startswith("themes/bad/templates/unit.html:3: 错误: 主题模板渲染出错") for line in run.lines), run.lines
+    assert tree(tmp_path / "output") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["content", "output", "themes"]
+
+
+def test_drafts_are_marked_and_provisional_rounds_say_until_when(tmp_path):
+    out = tmp_path / "output"
+    build(GOLDEN / "content", out, drafts=True, shown="content", search=False)
+    page = (out / "results/2024/index.html").read_text(encoding="utf-8")
+    assert "公示稿" in page and "公示期至 2025年1月15日" in page
+
+
+def test_missing_theme_folder_is_reported(tmp_path):
+    site = ContentDir(tmp_path / "content")
+    site.rulebook(RULEBOOK_T)
+    site.units("a,甲单位,机关事业单位,")
+    site.write("site.yaml", "title: x\ntheme: nowhere\n")
+    with pytest.raises(ContentError) as err:
+        build(site.root, tmp_path / "output", shown="content", search=False)
+    assert "找不到主题文件夹" in str(err.value)
