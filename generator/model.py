@@ -336,3 +336,81 @@ class Page:
     section: str                                 # nav highlight: home | rules | units | results
     draft: bool = False
     search: dict = field(default_factory=dict)   # Pagefind: {"index": bool, "filters": {...}, "meta": {...}}
+
+
+# ---------------------------------------------------------------- publishing
+
+@dataclass(frozen=True, slots=True)
+class NoticeData:
+    """What the 通报 helpers can draw on, already formatted (filled by the build from a scored round)."""
+    round_title: str
+    year: int
+    organisation: str                            # 发文机关, from site.yaml
+    units: int
+    grade_names: tuple[str, ...]
+    grade_rows: tuple[tuple[str, tuple[int, ...], int], ...]     # (category, counts per grade name, total)
+    awards: tuple[tuple[str, str, tuple[tuple[str, str, str, bool], ...]], ...]
+    # (award name, rule, winners: (unit name, category, total, tied))
+    top_deductions: tuple[tuple[str, str, int, str], ...]       # (criterion text, item title, units, points)
+    corrections: tuple[tuple[str, str, str, str, str, str, str], ...]
+    # (date, unit name, what was corrected, old, new, reason, "总分 95.00 → 96.00,等次 …")
+    by_grade: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...]   # (grade, ((unit, category, total), …))
+    rankings: tuple[tuple[str, tuple[tuple[str, str, str, str], ...]], ...]
+    # (category, ((rank, unit name, total, grade), …))
+
+
+@dataclass(frozen=True, slots=True)
+class NoticePage:
+    """The 通报 (GB/T 9704-2012 layout)."""
+    round: RoundCard
+    organisation: str                            # 发文机关标志
+    doc_no: str                                  # 文号, e.g. 市组通〔2025〕3号
+    title: str
+    to: str                                      # 主送机关
+    body: Markup
+    signer: str                                  # 落款
+    date: str                                    # 成文日期 in Arabic numerals: 2025年1月20日
+    attachments: tuple[tuple[str, Markup], ...]  # (附件 title, table)
+    pdf_url: str | None
+    generated: bool                              # True when no notice.md: the standard 通报
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectionLine:
+    date: str
+    revision: int                                # the revision that published it (0: pending)
+    unit: UnitCard
+    scorecard: str
+    what: str                                    # "评分标准 A1-2 “……” 次数" / "备注"
+    old: str
+    new: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactLine:
+    """A unit whose published result changed between two revisions (directly or through others' ranks)."""
+    unit: UnitCard
+    scorecard: str
+    total: tuple[str, str]                       # (old, new)
+    grade: tuple[str, str]
+    rank: tuple[int, int]
+    awards: tuple[str, str]
+    direct: bool                                 # corrected itself, rather than moved by another's change
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionBlock:
+    number: int                                  # 0 公示稿, 1.. published; -1 pending (待发布)
+    label: str                                   # "第 2 次发布(2025年3月2日)" / "待发布"
+    date: str
+    url: str                                     # the revision's own pages (latest: the round's URL)
+    corrections: tuple[CorrectionLine, ...]
+    impact: tuple[ImpactLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectionsPage:
+    round: RoundCard
+    revisions: tuple[RevisionBlock, ...]         # newest first
+    history: tuple[tuple[int, str, str, str], ...]   # (revision, status label, date, url): the life cycle
