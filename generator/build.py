@@ -13,10 +13,13 @@ from .content import Content
 from .data import data_files
 from .errors import Report
 from .load import load_content
+from .corrections import apply as apply_corrections
+from .layout import build_layout
 from .score import RoundScore, score_round
 from .standing import settle
 from .model import SiteInfo
 from .pages import SiteModel
+from .revisions import plan_round
 from .render import Renderer, lookup_index, theme_dirs
 from .searchindex import run_pagefind
 from .write import write_site
@@ -30,6 +33,8 @@ class Site:
     timings: list = field(default_factory=list)
     files: int = 0
     pages: int = 0
+    states: dict = field(default_factory=dict)   # round id -> {corrections included: RoundScore}
+    content_dir: str = ""
 
 
 class Timer:
@@ -52,25 +57,50 @@ def check(content_dir: Path, shown: str | None = None, log=None) -> Site:
     timer = Timer(log)
     content = load_content(content_dir, shown or str(content_dir), report)
     timer.lap("读取内容")
-    scores = score_all(content, report)
+    scores, states = score_all(content, report)
     timer.lap("计分")
     report.raise_if_errors()
-    return Site(content, scores, report, timer.steps)
+    return Site(content, scores, report, timer.steps, states=states, content_dir=str(content_dir))
 
 
-def score_all(content: Content, report: Report) -> dict[str, RoundScore]:
+def score_all(content: Content, report: Report) -> tuple[dict, dict]:
+    """Score every round: its current state (every correction applied), and for a published round each
+    published revision's state too (the corrections it included). Returns (current, {round: {k: score}})."""
     scores: dict[str, RoundScore] = {}
+    states: dict[str, dict[int, RoundScore]] = {}
     for rid in round_order(content, report):
         rnd = content.rounds[rid]
         if any(book not in content.rulebooks or book in content.broken for book in rnd.rulebooks.values()):
             continue  # the rulebook's own errors are reported; scoring against it would only echo them
         if any(sub not in scores for sub in rnd.from_rounds if sub in content.rounds):
             continue
-        score = score_round(rnd, content, content.results[rid], scores, report)
-        settle(score)
-        scores[rid] = score
+        fixes = content.corrections.get(rid, [])
+        lock = content.locks.get(rid)
+        marks = sorted({r.corrections for r in lock.revisions if r.corrections <= len(fixes)} if lock else set())
+        marks = [k for k in marks if k != len(fixes)] + [len(fixes)]
+        counted = counted_refs(build_layout(rnd, content))
+        frame, done, states[rid] = content.results[rid], 0, {}
+        for k in marks:
+            final = k == len(fixes)
+            frame = apply_corrections(frame, fixes[done:k], counted, f"{rnd.path}/corrections.csv", report)
+            done = k
+            # a published revision's rows were checked when it was published; report problems once, on the
+            # current state
+            score = score_round(rnd, content, frame, scores, report if final else Report())
+            settle(score)
+            states[rid][k] = score
+        scores[rid] = states[rid][len(fixes)]
         content.results[rid] = None   # the checked rows live on in score.rows; free the raw text
-    return scores
+    return scores, states
+
+
+def counted_refs(layout):
+    """Whether a unit's rows for a ref are counts that add up (criteria, bonus, penalties, vetoes)."""
+    def counted(unit_id: str, ref: str) -> bool:
+        u = layout.index.get(unit_id)
+        hit = layout.refs.get((int(layout.book_of[u]), ref)) if u is not None else None
+        return hit is not None and hit[0] != "item"
+    return counted
 
 
 def round_order(content: Content, report: Report) -> list[str]:
@@ -115,6 +145,18 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     return site
 
 
+def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str, internal):
+    """A revision's data files as archived when it was published (they never change), else made now."""
+    archived = Path(site.content_dir) / "results" / rid / "archive" / f"r{revision.number}" / \
+        ("data-public" if profile == "public" else "data") if revision is not None else None
+    if archived is not None and archived.is_dir():
+        for path in sorted(archived.iterdir()):
+            yield prefix + path.name, path.read_bytes()
+        return
+    for name, data in data_files(score, internal).items():
+        yield prefix + name, data
+
+
 def published_rounds(site: Site, drafts: bool) -> list[str]:
     return [rid for rid, rnd in site.content.rounds.items() if rid in site.scores and (drafts or not rnd.is_draft)]
 
@@ -123,11 +165,12 @@ def site_files(site: Site, *, drafts: bool, profile: str | None, renderer: Rende
     """Every output file as (relative path, bytes), made one at a time: data files, pages, assets."""
     profile = profile or site.content.config.profile
     internal = site.content.config.internal if profile == "public" else ()
-    rounds = published_rounds(site, drafts)
-    for rid in rounds:
-        for name, data in data_files(site.scores[rid], internal).items():
-            yield f"results/{rid}/data/{name}", data
-    model = SiteModel(site, rounds, internal)
+    plans = {rid: plan_round(rid, site, drafts) for rid in published_rounds(site, drafts)}
+    for rid, plan in plans.items():
+        yield from round_data(site, plan.round_id, plan.revision, plan.score, f"results/{rid}/data/", profile, internal)
+        for rev, score in plan.earlier:
+            yield from round_data(site, rid, rev, score, f"results/{rid}/r{rev.number}/data/", profile, internal)
+    model = SiteModel(site, plans, internal)
     for page in model.pages():
         yield page.path, renderer.render(page)
         site.pages += 1

@@ -28,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     common(sv, output=True)
     sv.add_argument("--port", type=int, default=8000, help="端口(默认 8000)")
     sv.add_argument("--open", action="store_true", help="启动后打开浏览器")
+    pb = sub.add_parser("publish", help="公示或发布一个轮次,或发布其更正(记录下一版)")
+    pb.add_argument("round", help="轮次编号")
+    pb.add_argument("--content", default="content", help="内容文件夹(默认 content)")
+    pb.add_argument("--provisional", action="store_true", help="作为公示稿发布(须同时写 --until)")
+    pb.add_argument("--until", type=_date, help="公示截止日期,如 2025-01-20")
+    pb.add_argument("--date", type=_date, help="发布日期(默认今天)")
     n = sub.add_parser("new", help="从带注释的模板新建细则或轮次")
     n.add_argument("what", choices=["rulebook", "round"], help="rulebook(细则)或 round(轮次)")
     n.add_argument("id", help="编号,如 2025-shizhi-jiguan")
@@ -49,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
             from .serve import serve
             serve(Path(args.content), Path(args.output), port=args.port, shown=args.content, open_browser=args.open)
             return 0
+        if args.command == "publish":
+            from .publish import publish
+            print(publish(Path(args.content), args.round, provisional=args.provisional, until=args.until,
+                          date=args.date, shown=args.content), flush=True)
+            return 0
         if args.command == "new":
             from .scaffold import new
             print(new(Path(args.content), args.what, args.id), flush=True)
@@ -62,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
         print("已中断;输出文件夹保持原样。", file=sys.stderr, flush=True)
         return 130
     return 0
+
+
+def _date(text: str):
+    import datetime as dt
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{text}”不是日期,请写成 2025-01-20 的形式") from None
 
 
 def _print_problems(lines: list[str]) -> None:

@@ -212,3 +212,5 @@ class Content:
     rounds: dict           # id -> Round, sorted by id
     results: dict          # round id -> pandas.DataFrame of raw result rows
     broken: set = field(default_factory=set)   # ids of rulebooks that have errors: not scored against
+    locks: dict = field(default_factory=dict)          # round id -> lock.Lock (published rounds)
+    corrections: dict = field(default_factory=dict)    # round id -> [corrections.Correction]

@@ -238,6 +238,7 @@ class RoundPage:
     frequent: tuple[FrequentDeduction, ...]
     downloads: tuple[Download, ...]
     from_rounds: tuple[Link, ...]
+    links: tuple[Link, ...] = ()                 # 通报, 更正记录, earlier revisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +316,7 @@ class ScorecardPage:
     chart: Markup                                # SVG: this unit vs the category average per section
     previous: PreviousResult | None
     self_total: str
+    corrections: tuple = ()                      # CorrectionLine: this unit's corrections, oldest first
 
 
 # ---------------------------------------------------------------- home
@@ -336,6 +338,7 @@ class Page:
     section: str                                 # nav highlight: home | rules | units | results
     draft: bool = False
     search: dict = field(default_factory=dict)   # Pagefind: {"index": bool, "filters": {...}, "meta": {...}}
+    superseded: Link | None = None               # an earlier revision: banner linking to the latest
 
 
 # ---------------------------------------------------------------- publishing
@@ -357,6 +360,7 @@ class NoticeData:
     by_grade: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...]   # (grade, ((unit, category, total), …))
     rankings: tuple[tuple[str, tuple[tuple[str, str, str, str], ...]], ...]
     # (category, ((rank, unit name, total, grade), …))
+    rulebooks: tuple[str, ...] = ()              # titles of the rulebooks the round was scored under
 
 
 @dataclass(frozen=True, slots=True)

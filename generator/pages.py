@@ -15,6 +15,7 @@ from .model import (ChangesPage, CriterionView, HistoryRow, HomePage, ItemView, 
                     RuleLine, RulebookCard, RulebookPage, RulesIndexPage, SectionView, UnitGroup, UnitPage,
                     UnitsIndexPage)
 from .numbers import plain
+from .revisions import correction_line, corrections_page, revision_status
 from .scorecards import RoundView, status_of, unit_card
 
 HOME_ROUNDS = 6
@@ -27,18 +28,22 @@ def rule_url(book_id: str) -> str:
 class SiteModel:
     """The views of every built round, and the cross-links between rounds, units and rulebooks."""
 
-    def __init__(self, site, round_ids: list[str], public_internal: tuple[str, ...]):
+    def __init__(self, site, plans: dict, public_internal: tuple[str, ...]):
         self.site = site
         self.content = site.content
-        self.round_ids = sorted(round_ids, key=lambda r: (self.content.rounds[r].year, r))
+        self.plans = plans
+        self.internal = public_internal
+        self.round_ids = sorted(plans, key=lambda r: (self.content.rounds[r].year, r))
         sub = {s for r in self.round_ids for s in self.content.rounds[r].from_rounds}
         self.sub_rounds = sub
         self.views = {}
         for rid in self.round_ids:
-            self.views[rid] = RoundView(site.scores[rid], public_internal=public_internal, history=self.previous)
+            plan = plans[rid]
+            self.views[rid] = RoundView(plan.score, public_internal=public_internal, history=self.previous,
+                                        status=plan.status, corrections=self.unit_corrections(rid, plan.score))
         self.taken = defaultdict(list)            # unit id -> [(round id, u)]
         for rid in self.round_ids:
-            for u, unit in enumerate(site.scores[rid].layout.units):
+            for u, unit in enumerate(plans[rid].score.layout.units):
                 self.taken[unit.id].append((rid, u))
         books = self.content.rulebooks
         self.superseded_by = {b.supersedes: b.id for b in books.values() if b.supersedes in books}
@@ -67,13 +72,47 @@ class SiteModel:
         yield from self.rule_pages()
         yield from self.unit_pages()
         for rid in self.round_ids:
-            view = self.views[rid]
-            draft = view.rnd.is_draft
-            yield Page(f"results/{rid}/index.html", "round.html", view.overview(rule_url), view.rnd.title, "results",
+            view, plan = self.views[rid], self.plans[rid]
+            draft = view.card.status.key == "draft"
+            links = []
+            if rid in self.content.locks:
+                links.append(Link("更正记录", f"results/{rid}/corrections/index.html"))
+                links += [Link(f"第 {rev.number} 版", f"results/{rid}/r{rev.number}/index.html") for rev, _ in plan.earlier]
+            yield Page(f"results/{rid}/index.html", "round.html", view.overview(rule_url, links), view.rnd.title, "results",
                        draft, {"index": True, "filters": {"年度": str(view.rnd.year), "类型": "考核轮次"}})
-            for u, unit in enumerate(view.layout.units):
-                yield Page(view.scorecard_url(u), "scorecard.html", view.scorecard(u, rule_url),
-                           f"{unit.name} · {view.rnd.title}", "results", draft)
+            yield from self.scorecards(view, draft)
+            if rid in self.content.locks:
+                base = f"results/{rid}/"
+                yield Page(f"{base}corrections/index.html", "corrections.html",
+                           corrections_page(plan, self.site, view.card, base), f"{view.rnd.title} · 更正记录", "results",
+                           draft)
+            latest = Link(view.rnd.title, f"results/{rid}/index.html")
+            for rev, score in plan.earlier:       # every earlier revision, whole, under r<N>/
+                old = RoundView(score, public_internal=self.internal, history=self.previous,
+                                base=f"results/{rid}/r{rev.number}/", status=revision_status(rev),
+                                corrections=self.unit_corrections(rid, score))
+                yield Page(f"{old.base}index.html", "round.html", old.overview(rule_url, [Link("最新结果", f"results/{rid}/index.html")]),
+                           f"{old.rnd.title}(第 {rev.number} 版)",
+                           "results", False, superseded=latest)
+                yield from self.scorecards(old, False, latest)
+
+    def scorecards(self, view: RoundView, draft: bool, superseded: Link | None = None):
+        for u, unit in enumerate(view.layout.units):
+            yield Page(view.scorecard_url(u), "scorecard.html", view.scorecard(u, rule_url),
+                       f"{unit.name} · {view.rnd.title}", "results", draft, superseded=superseded)
+
+    def unit_corrections(self, rid: str, score) -> dict:
+        """unit id -> its corrections included in this state of the round (with the revision that published each)."""
+        fixes = self.content.corrections.get(rid, [])
+        lock = self.content.locks.get(rid)
+        if not fixes:
+            return {}
+        included = score_corrections(self.site, rid, score)
+        out = defaultdict(list)
+        for i, c in enumerate(fixes[:included]):
+            number = next((r.number for r in lock.revisions if r.corrections > i), -1) if lock else -1
+            out[c.unit_id].append(correction_line(c, number, score, f"results/{rid}/"))
+        return out
 
     def home(self) -> Page:
         main = [rid for rid in reversed(self.round_ids) if rid not in self.sub_rounds]
@@ -174,6 +213,11 @@ class SiteModel:
         return UnitPage(unit_card(unit), unit_card(parent) if parent else None,
                         tuple(unit_card(c) for c in children.get(unit.id, ())),
                         tuple((k, v) for k, v in unit.extra.items() if v), tuple(reversed(history)), trend)
+
+
+def score_corrections(site, rid: str, score) -> int:
+    """How many corrections a scored state of the round includes."""
+    return next(k for k, s in site.states[rid].items() if s is score)
 
 
 def _item_view(item) -> ItemView:

@@ -39,11 +39,13 @@ def unit_card(unit) -> UnitCard:
 
 
 class RoundView:
-    def __init__(self, score: RoundScore, *, public_internal: tuple[str, ...], history=None):
+    def __init__(self, score: RoundScore, *, public_internal: tuple[str, ...], history=None, base: str | None = None,
+                 status: Status | None = None, corrections=()):
         self.score = score
         self.layout = layout = score.layout
         self.rnd = layout.round
-        self.base = f"results/{self.rnd.id}/"
+        self.base = base or f"results/{self.rnd.id}/"
+        self.corrections = corrections      # unit id -> (CorrectionLine, …) up to this state
         self.show_notes = "note" not in public_internal
         self.show_self = SELF_SOURCE not in public_internal
         self.history = history          # callable(unit_id, round) -> PreviousResult | None
@@ -54,7 +56,7 @@ class RoundView:
         self.multi_source = len([s for s in self.rnd.composition if s != SELF_SOURCE]) > 1
         self._group_rows()
         self._sections()
-        self.card = RoundCard(self.rnd.id, self.rnd.title, self.rnd.year, status_of(self.rnd), layout.n_units,
+        self.card = RoundCard(self.rnd.id, self.rnd.title, self.rnd.year, status or status_of(self.rnd), layout.n_units,
                               self.base + "index.html",
                               charts.grade_distribution(f"g-{self.rnd.id}", self.grade_counts(), "等次分布"))
 
@@ -131,7 +133,7 @@ class RoundView:
     def scorecard_url(self, u: int) -> str:
         return f"{self.base}{self.layout.units[u].id}/index.html"
 
-    def overview(self, rule_url) -> RoundPage:
+    def overview(self, rule_url, links=()) -> RoundPage:
         layout, score = self.layout, self.score
         rankings = []
         for (cat, b), members in self.groups.items():
@@ -153,7 +155,7 @@ class RoundView:
         books = tuple(Link(b.title, rule_url(b.id)) for b in layout.books)
         return RoundPage(self.card, books, _composition(self.rnd), tuple(self.grade_counts()), tuple(rankings),
                          tuple(awards), self.frequent(rule_url), downloads,
-                         tuple(Link(r, f"results/{r}/index.html") for r in self.rnd.from_rounds))
+                         tuple(Link(r, f"results/{r}/index.html") for r in self.rnd.from_rounds), tuple(links))
 
     def frequent(self, rule_url) -> tuple[FrequentDeduction, ...]:
         """The criteria most units lost points on: the year's 存在问题."""
@@ -227,7 +229,8 @@ class RoundView:
             penalties=penalties, penalty_total=_dec_text(int(score.penalty[u])), vetoes=vetoes,
             total=self.totals[u], grade=score.grade[u], rank=int(score.rank[u]), rank_of=int(score.rank_size[u]),
             awards=self.badges(u), next_grade=self._next_grade(u, book), composition=_composition(self.rnd),
-            chart=chart, previous=self.history(unit.id, self.rnd) if self.history else None, self_total=own_total)
+            chart=chart, previous=self.history(unit.id, self.rnd) if self.history else None, self_total=own_total,
+            corrections=tuple(self.corrections.get(unit.id, ())) if self.corrections else ())
 
     def _item_line(self, u: int, gi: int, rows: list, book, book_url: str) -> ItemLine:
         item = self.layout.items[gi]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,14 +45,31 @@ def read_csv_text(text: str, shown: str) -> pd.DataFrame:
     if not text.strip():
         raise fail(shown, 1, "文件是空的;第一行应是列名,如 unit_id,ref,value")
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=object, keep_default_na=False, na_filter=False,
-                            skip_blank_lines=False, skipinitialspace=False, engine="c")
-    except (pd.errors.ParserError, ValueError) as exc:
-        line = _parser_line(str(exc))
-        raise fail(shown, line, f"CSV 格式有误,某行的列数与列名不一致({exc});请检查该行是否多了逗号或引号未闭合") from None
+        with warnings.catch_warnings():
+            # more cells than column names: pandas would silently shift or drop them
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.StringIO(text), dtype=object, keep_default_na=False, na_filter=False,
+                                skip_blank_lines=False, skipinitialspace=False, engine="c", index_col=False)
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
+        line, count, expected = _first_wide_row(text)
+        if line:
+            raise fail(shown, line, f"此行有 {count} 列,多于列名行的 {expected} 列;文字中含英文逗号时请把该格用英文双引号括起来,"
+                                    f"或改用中文逗号“，”") from None
+        raise fail(shown, _parser_line(str(exc)), f"CSV 格式有误({exc});请检查引号是否成对") from None
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
     frame[LINE] = _line_numbers(text, len(frame))
     return _drop_empty(frame)
+
+
+def _first_wide_row(text: str) -> tuple[int | None, int, int]:
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, [])
+    line = 2
+    for row in reader:
+        if len(row) > len(header):
+            return line, len(row), len(header)
+        line = reader.line_num + 1
+    return None, 0, len(header)
 
 
 def _parser_line(message: str) -> int | None:

@@ -169,8 +169,9 @@ def kaohe(capsys, tmp_path):
 
 
 def build(kaohe, site: ContentDir, *extra: str) -> Path:
+    """Build with drafts (test rounds are drafts: publishing is tested in test_publish.py)."""
     out = site.root.parent / "output"
-    run = kaohe("build", "--content", str(site.root), "--output", str(out), *extra)
+    run = kaohe("build", "--content", str(site.root), "--output", str(out), "--drafts", *extra)
     assert run.code == 0, run.err
     return out
 

@@ -13,7 +13,6 @@ ROUND = """
 title: 数据轮次
 year: 2024
 rulebooks: {机关事业单位: t, 社区: d}
-status: published
 awards:
   - {id: cup, name: 流动杯, quota: {机关事业单位: 1, 社区: 1}}
 """
@@ -75,7 +74,7 @@ def test_items_csv_has_a_row_per_unit_and_item(tmp_path, kaohe):
 def test_scores_json_and_xlsx_carry_the_same_results(tmp_path, kaohe):
     out = build(kaohe, make(tmp_path))
     doc = json.loads((out / "results/r/data/scores.json").read_text(encoding="utf-8"))
-    assert doc["round"] == "r" and doc["status"] == "published"
+    assert doc["round"] == "r" and doc["status"] == "draft"
     a = doc["units"][0]
     assert (a["unit_id"], a["total"], a["grade"], a["rank"], a["rank_of"], a["awards"]) == ("a", 94, "优秀", 1, 2, ["cup"])
     assert a["items"]["A2"] == 25 and doc["units"][1]["veto"] == ["V1"]

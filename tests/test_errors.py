@@ -5,7 +5,7 @@ import pytest
 
 from conftest import RULEBOOK_D, RULEBOOK_T, ContentDir
 
-GOOD_ROUND = "title: 轮次\nyear: 2024\nrulebooks: {机关事业单位: t}\nstatus: published\n"
+GOOD_ROUND = "title: 轮次\nyear: 2024\nrulebooks: {机关事业单位: t}\n"
 GOOD_RESULTS = "unit_id,ref,value,source,rating,note\na,A2,100,,,\na,B1,10,,,\na,B2,1,,优秀,\n"
 
 
@@ -101,7 +101,7 @@ CASES = {
     "unknown-source": (with_results("a,A1-1,1,民主测评,,\n"),
                        f"{R}:5: 错误: 来源“民主测评”不在本轮次的 composition 中(现有:组织考核);请改正 source 列,或在 round.yaml 的 composition 中加入该来源"),
     "participant-unknown": (lambda s: s.round("r", GOOD_ROUND + "participants: [a, q]\n", GOOD_RESULTS),
-                            f"{Y}:6: 错误: 参评单位 q 不在名册 units.csv 中;请核对单位编号"),
+                            f"{Y}:5: 错误: 参评单位 q 不在名册 units.csv 中;请核对单位编号"),
 }
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import RULEBOOK_T, ContentDir, build, items, scores
 
-ROUND = "title: 轮次\nyear: 2024\nrulebooks: {机关事业单位: t}\nstatus: published\n"
+ROUND = "title: 轮次\nyear: 2024\nrulebooks: {机关事业单位: t}\n"
 ROWS = [
     ("unit_id", "ref", "value", "source", "rating", "note"),
     ("a", "A1-2", "2", "", "", "全年集中学习缺2次(见会议记录)"),
@@ -123,3 +123,14 @@ def test_units_registry_in_gbk_with_former_names(tmp_path, kaohe):
     content = load_content(site.root, "content", report)
     unit = content.units["a"]
     assert unit.name == "甲单位" and unit.former_names == ("旧名一", "旧名二") and unit.extra == {"phone": "123"}
+
+
+def test_a_row_with_more_cells_than_columns_is_an_error_not_a_shift(tmp_path, monkeypatch, kaohe):
+    """An unquoted comma in a note makes a row one cell too long; pandas would silently shift every cell."""
+    monkeypatch.chdir(tmp_path)
+    rows = _csv(ROWS[:2]) + "a,A2,95,,,说明,含逗号\r\n" + "a,A2,90,,,说明,又含逗号\r\n"
+    _content(tmp_path, "results.csv", rows.encode("utf-8"))
+    run = kaohe("check", "--content", "content")
+    assert run.code == 1
+    assert ("content/results/r/results.csv:3: 错误: 此行有 7 列,多于列名行的 6 列;文字中含英文逗号时请把该格用英文双引号括起来,"
+            "或改用中文逗号“，”") in run.lines

@@ -7,7 +7,6 @@ ROUND_T = """
 title: 测试轮次
 year: 2024
 rulebooks: {机关事业单位: t}
-status: published
 """
 
 
@@ -64,7 +63,7 @@ def test_deductions_stop_at_zero_and_penalties_do_not(site, kaohe):
         b,乙,机关事业单位,
         c,丙,机关事业单位,
     """)
-    site.round("r", "title: 轮次\nyear: 2024\nrulebooks: d\nstatus: published\n", """
+    site.round("r", "title: 轮次\nyear: 2024\nrulebooks: d\n", """
         unit_id,ref,value
         a,A1-4,9
         a,A2-2,10
@@ -92,7 +91,7 @@ def test_rounding_half_up_at_a_grade_boundary_is_exact(site, kaohe):
         a,甲,机关事业单位,
         b,乙,机关事业单位,
     """)
-    site.round("r", "title: 轮次\nyear: 2024\nrulebooks: d\nstatus: published\n", """
+    site.round("r", "title: 轮次\nyear: 2024\nrulebooks: d\n", """
         unit_id,ref,value
         a,A1-1,1
         a,A1-2,1
@@ -116,7 +115,7 @@ def test_competition_ranks_share_places_and_veto_ranks_last(site, kaohe):
         e,戊,机关事业单位,
         f,己,社区,
     """)
-    site.round("r", "title: 轮次\nyear: 2024\nrulebooks: d\nstatus: published\n", """
+    site.round("r", "title: 轮次\nyear: 2024\nrulebooks: d\n", """
         unit_id,ref,value
         b,A2-1,1
         c,A2-1,1
@@ -137,7 +136,6 @@ AWARDS_ROUND = """
 title: 评奖轮次
 year: 2024
 rulebooks: d
-status: published
 awards:
   - {id: cup, name: 流动杯, quota: {机关事业单位: 1, 社区: 2}}
   - {id: xj, name: 先进, share: 0.3, min_score: 95}
@@ -204,7 +202,6 @@ def test_share_rounds_down_and_min_score_can_leave_places_empty(site, kaohe):
         title: 轮次
         year: 2024
         rulebooks: d
-        status: published
         awards:
           - {id: a30, name: 三成, share: 0.3}
           - {id: hi, name: 高分, share: 0.5, min_score: 98}
@@ -220,7 +217,6 @@ COMPOSED_ROUND = """
 title: 测评轮次
 year: 2024
 rulebooks: {机关事业单位: t}
-status: published
 composition: {组织考核: 0.7, 民主测评: 0.3}
 """
 
@@ -270,7 +266,7 @@ sections:
 ---
 """)
     site.units("a,甲,机关事业单位,")
-    site.round("x", "title: 轮次\nyear: 2024\nrulebooks: r\nstatus: published\n", """
+    site.round("x", "title: 轮次\nyear: 2024\nrulebooks: r\n", """
         unit_id,ref,value,rating
         a,A1,1,优秀
         a,A1,1,差
@@ -314,7 +310,6 @@ sections:
         title: 轮次
         year: 2024
         rulebooks: {党(工)委: agg, 机关事业单位: d}
-        status: published
     """, """
         unit_id,ref,value
         x,A2-1,10
@@ -347,7 +342,7 @@ sections:
         org,组织部,党(工)委,
         x,甲,机关事业单位,org
     """)
-    site.round("r", "title: 轮次\nyear: 2024\nrulebooks: {党(工)委: agg, 机关事业单位: d}\nstatus: published\n",
+    site.round("r", "title: 轮次\nyear: 2024\nrulebooks: {党(工)委: agg, 机关事业单位: d}\n",
                "unit_id,ref,value\nx,J1,1\n")
     s = scores(build(kaohe, site), "r")
     # the child's total with bonus is 102 of 100 (rate 1.02): min(10, 10 × 1.02) = 10
@@ -361,12 +356,11 @@ def test_from_rounds_mean_and_sum_of_earlier_item_scores(site, kaohe):
         b,乙,机关事业单位,
     """)
     for month, rows in (("m1", "a,A2-1,1"), ("m2", "a,A2-1,1"), ("m3", "a,A2-1,2\nb,A1-3,3")):
-        site.round(month, f"title: {month}\nyear: 2024\nrulebooks: d\nstatus: published\n", "unit_id,ref,value\n" + rows)
+        site.round(month, f"title: {month}\nyear: 2024\nrulebooks: d\n", "unit_id,ref,value\n" + rows)
     site.round("year", """
         title: 年度
         year: 2024
         rulebooks: d
-        status: published
         from_rounds: [m1, m2, m3]
         from_stat: mean
     """, "unit_id,ref,value\nb,J1,1\n")
@@ -374,7 +368,6 @@ def test_from_rounds_mean_and_sum_of_earlier_item_scores(site, kaohe):
         title: 合计
         year: 2024
         rulebooks: d
-        status: published
         from_rounds: [m1, m2]
         from_stat: sum
     """)
@@ -390,20 +383,22 @@ def test_from_rounds_mean_and_sum_of_earlier_item_scores(site, kaohe):
 def test_drafts_are_only_built_with_drafts(site, kaohe):
     site.rulebook(RULEBOOK_D)
     site.units("a,甲,机关事业单位,")
-    site.round("pub", "title: 已发布\nyear: 2024\nrulebooks: d\nstatus: published\n")
+    site.round("pub", "title: 已发布\nyear: 2024\nrulebooks: d\n")
     site.round("dr", "title: 草稿\nyear: 2024\nrulebooks: d\nstatus: draft\n")
-    out = build(kaohe, site)
+    assert kaohe("publish", "pub", "--content", str(site.root), "--date", "2025-01-10").code == 0
+    out = site.root.parent / "plain"
+    assert kaohe("build", "--content", str(site.root), "--output", str(out)).code == 0
     assert (out / "results/pub/data/scores.csv").exists()
     assert not (out / "results/dr").exists()
-    out = build(kaohe, site, "--drafts")
+    out = build(kaohe, site)
     assert (out / "results/dr/data/scores.csv").exists()
 
 
 def test_participants_all_skips_units_no_longer_active(site, kaohe):
     site.rulebook(RULEBOOK_D)
     site.write("units.csv", "unit_id,name,category,active_until\na,甲,机关事业单位,\nb,乙,机关事业单位,2023-06-30\n")
-    site.round("r", "title: 轮次\nyear: 2024\nrulebooks: d\nstatus: published\n")
-    site.round("old", "title: 旧轮次\nyear: 2023\nrulebooks: d\nstatus: published\n")
+    site.round("r", "title: 轮次\nyear: 2024\nrulebooks: d\n")
+    site.round("old", "title: 旧轮次\nyear: 2023\nrulebooks: d\n")
     out = build(kaohe, site)
     assert set(scores(out, "r")) == {"a"}
     assert set(scores(out, "old")) == {"a", "b"}

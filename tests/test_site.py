@@ -191,11 +191,19 @@ def test_a_broken_theme_template_is_a_clear_error_and_the_site_stays(tmp_path, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["content", "output", "themes"]
 
 
-def test_drafts_are_marked_and_provisional_rounds_say_until_when(tmp_path):
+def test_provisional_rounds_say_until_when_and_pending_corrections_show_only_with_drafts(tmp_path):
     out = tmp_path / "output"
-    build(GOLDEN / "content", out, drafts=True, shown="content", search=False)
+    build(GOLDEN / "content", out, shown="content", search=False)
     page = (out / "results/2024/index.html").read_text(encoding="utf-8")
-    assert "公示稿" in page and "公示期至 2025年1月15日" in page
+    assert "公示稿" in page and "公示期至 2025年1月15日" in page and "待发布" not in page
+    assert "公示期间补交签到表" not in (out / "results/2024/jg-a/index.html").read_text(encoding="utf-8")
+    drafts = tmp_path / "drafts"
+    build(GOLDEN / "content", drafts, drafts=True, shown="content", search=False)
+    page = (drafts / "results/2024/index.html").read_text(encoding="utf-8")
+    assert "待发布" in page and "含尚未发布的更正 1 条" in page
+    assert "公示期间补交签到表" in (drafts / "results/2024/jg-a/index.html").read_text(encoding="utf-8")
+    # the 公示稿 as it was shown stays whole under r0/
+    assert "公示期至 2025年1月15日" in (drafts / "results/2024/r0/index.html").read_text(encoding="utf-8")
 
 
 def test_missing_theme_folder_is_reported(tmp_path):
