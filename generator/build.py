@@ -5,6 +5,7 @@ disagree. Everything is read, checked and scored in memory before the first byte
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +158,13 @@ def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str,
         yield prefix + name, data
 
 
+def revisions_index(site: Site) -> bytes:
+    """assets/revisions.js: each round's latest published revision, so that a revision's permanent pages
+    (never rewritten) can say in the browser that a newer revision exists."""
+    latest = {rid: lock.latest.number for rid, lock in sorted(site.content.locks.items())}
+    return ("window.KAOHE_REVISIONS = " + json.dumps(latest, separators=(",", ":")) + ";\n").encode("utf-8")
+
+
 def published_rounds(site: Site, drafts: bool) -> list[str]:
     return [rid for rid, rnd in site.content.rounds.items() if rid in site.scores and (drafts or not rnd.is_draft)]
 
@@ -168,7 +176,7 @@ def site_files(site: Site, *, drafts: bool, profile: str | None, renderer: Rende
     plans = {rid: plan_round(rid, site, drafts) for rid in published_rounds(site, drafts)}
     for rid, plan in plans.items():
         yield from round_data(site, plan.round_id, plan.revision, plan.score, f"results/{rid}/data/", profile, internal)
-        for rev, score in plan.earlier:
+        for rev, score in plan.revisions:
             yield from round_data(site, rid, rev, score, f"results/{rid}/r{rev.number}/data/", profile, internal)
     model = SiteModel(site, plans, internal)
     for page in model.pages():
@@ -178,3 +186,4 @@ def site_files(site: Site, *, drafts: bool, profile: str | None, renderer: Rende
             progress(site.pages)
     yield from renderer.assets()
     yield "assets/lookup.js", lookup_index(site.content, profile == "public")
+    yield "assets/revisions.js", revisions_index(site)

@@ -338,7 +338,7 @@ class Page:
     section: str                                 # nav highlight: home | rules | units | results
     draft: bool = False
     search: dict = field(default_factory=dict)   # Pagefind: {"index": bool, "filters": {...}, "meta": {...}}
-    superseded: Link | None = None               # an earlier revision: banner linking to the latest
+    superseded: Link | None = None               # a revision's permanent page: text "<round>:<N>", url of the latest
 
 
 # ---------------------------------------------------------------- publishing

@@ -77,7 +77,7 @@ class SiteModel:
             links = []
             if rid in self.content.locks:
                 links.append(Link("更正记录", f"results/{rid}/corrections/index.html"))
-                links += [Link(f"第 {rev.number} 版", f"results/{rid}/r{rev.number}/index.html") for rev, _ in plan.earlier]
+                links += [Link(f"第 {rev.number} 版", f"results/{rid}/r{rev.number}/index.html") for rev, _ in plan.revisions]
             yield Page(f"results/{rid}/index.html", "round.html", view.overview(rule_url, links), view.rnd.title, "results",
                        draft, {"index": True, "filters": {"年度": str(view.rnd.year), "类型": "考核轮次"}})
             yield from self.scorecards(view, draft)
@@ -86,8 +86,8 @@ class SiteModel:
                 yield Page(f"{base}corrections/index.html", "corrections.html",
                            corrections_page(plan, self.site, view.card, base), f"{view.rnd.title} · 更正记录", "results",
                            draft)
-            latest = Link(view.rnd.title, f"results/{rid}/index.html")
-            for rev, score in plan.earlier:       # every earlier revision, whole, under r<N>/
+            for rev, score in plan.revisions:     # every published revision, whole and for good, under r<N>/
+                latest = Link(f"{rid}:{rev.number}", f"results/{rid}/index.html")
                 old = RoundView(score, public_internal=self.internal, history=self.previous,
                                 base=f"results/{rid}/r{rev.number}/", status=revision_status(rev),
                                 corrections=self.unit_corrections(rid, score))

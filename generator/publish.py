@@ -29,6 +29,9 @@ def publish(content_dir: Path, round_id: str, *, provisional: bool = False, unti
     date = date or dt.date.today()
     lock = content.locks.get(round_id)
     fixes = content.corrections.get(round_id, [])
+    if provisional and lock is not None:
+        raise fail(rnd.yaml_path, None, f"该轮次已{'在公示中' if lock.latest.status == '公示' else '正式发布'},不能再次公示;"
+                                        f"正式发布请运行 kaohe publish {round_id}")
     if provisional and until is None:
         raise fail(rnd.yaml_path, None, "公示须写明公示截止日期;请加 --until 2025-01-20")
     if provisional and until < date:
@@ -39,9 +42,6 @@ def publish(content_dir: Path, round_id: str, *, provisional: bool = False, unti
         number = 0 if provisional else 1
     else:
         latest = lock.latest
-        if provisional:
-            raise fail(rnd.yaml_path, None, f"该轮次已{'在公示中' if latest.status == '公示' else '正式发布'},不能再次公示;"
-                                            f"正式发布请运行 kaohe publish {round_id}")
         if latest.status == "published" and len(fixes) == latest.corrections:
             raise fail(f"{rnd.path}/corrections.csv", None, f"没有待发布的更正(第 {latest.number} 版已包含全部 "
                                                             f"{latest.corrections} 条),无需再次发布")

@@ -22,7 +22,7 @@ class RoundPlan:
     score: object                    # RoundScore shown at the round's URL
     status: Status
     revision: Revision | None        # the revision shown there (None: a draft, or pending corrections)
-    earlier: list = field(default_factory=list)   # [(Revision, RoundScore)] kept under r<N>/
+    revisions: list = field(default_factory=list)  # [(Revision, RoundScore)]: every published one, under r<N>/
     pending: int = 0                 # corrections not yet published, applied (drafts only)
 
 
@@ -48,11 +48,10 @@ def plan_round(rid: str, site, drafts: bool) -> RoundPlan:
     if pending > 0:
         status = Status("draft", "待发布", f"含尚未发布的更正 {pending} 条,仅供核对;正式结果见第 {latest.number} 版")
         plan = RoundPlan(rid, states[len(fixes)], status, None, pending=pending)
-        shown_elsewhere = lock.revisions
     else:
         plan = RoundPlan(rid, states[latest.corrections], revision_status(latest), latest)
-        shown_elsewhere = lock.revisions[:-1]
-    plan.earlier = [(rev, states[rev.corrections]) for rev in shown_elsewhere]
+    # every published revision also has its own permanent pages, written once and never changed
+    plan.revisions = [(rev, states[rev.corrections]) for rev in lock.revisions]
     return plan
 
 
@@ -73,14 +72,13 @@ def corrections_page(plan: RoundPlan, site, card: RoundCard, base: str) -> Corre
             number = rev.number if rev else -1
             label = (f"第 {rev.number} 版({date_text(rev.date)}{'公示' if rev.status == '公示' else '发布'})"
                      if rev else "待发布的更正")
-            url = f"{base}index.html" if rev is None or rev is plan.revision else f"{base}r{rev.number}/index.html"
+            url = f"{base}index.html" if rev is None else f"{base}r{rev.number}/index.html"
             blocks.append(RevisionBlock(number, label, date_text(rev.date) if rev else "", url,
                                         tuple(correction_line(c, number, after, base) for c in rows),
                                         tuple(impact(before, after, {c.unit_id for c in rows}, base))))
         previous_k = k
     history = tuple((rev.number, STATUS_NAMES.get(rev.status, rev.status), date_text(rev.date),
-                     f"{base}index.html" if rev is plan.revision else f"{base}r{rev.number}/index.html")
-                    for rev in lock.revisions)
+                     f"{base}r{rev.number}/index.html") for rev in lock.revisions)
     return CorrectionsPage(card, tuple(reversed(blocks)), history)
 
 
