@@ -59,6 +59,7 @@ def check(content_dir: Path, shown: str | None = None, log=None) -> Site:
     content = load_content(content_dir, shown or str(content_dir), report)
     timer.lap("读取内容")
     scores, states = score_all(content, report)
+    check_notices(content, scores, report)
     timer.lap("计分")
     report.raise_if_errors()
     return Site(content, scores, report, timer.steps, states=states, content_dir=str(content_dir))
@@ -93,6 +94,18 @@ def score_all(content: Content, report: Report) -> tuple[dict, dict]:
         scores[rid] = states[rid][len(fixes)]
         content.results[rid] = None   # the checked rows live on in score.rows; free the raw text
     return scores, states
+
+
+def check_notices(content: Content, scores: dict, report: Report) -> None:
+    """A notice.md's helper calls can only be checked against the scored round (a grade or category it names)."""
+    from .notice import notice_page
+    from .pages import rule_url
+    from .scorecards import RoundView
+    for rid, source in content.notices.items():
+        if rid in scores:
+            view = RoundView(scores[rid], public_internal=())
+            notice_page(source, view.notice_data(content.config.organisation, rule_url), view.card, None, report,
+                        source.path)
 
 
 def counted_refs(layout):
@@ -130,7 +143,7 @@ def round_order(content: Content, report: Report) -> list[str]:
 
 
 def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str | None = None,
-          shown: str | None = None, log=None, search: bool = True, progress=None) -> Site:
+          shown: str | None = None, log=None, search: bool = True, progress=None, pdf: bool = False) -> Site:
     shown = shown or str(content_dir)
     site = check(content_dir, shown, log)
     profile = profile or site.content.config.profile
@@ -139,8 +152,14 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     report.raise_if_errors()
     renderer = Renderer(themes, SiteInfo(site.content.config.title, site.content.config.organisation, profile == "public"))
     timer = Timer(log)
-    files = site_files(site, drafts=drafts, profile=profile, renderer=renderer, progress=progress)
-    site.files = write_site(output, files, before_swap=run_pagefind if search else None)
+    files = site_files(site, drafts=drafts, profile=profile, renderer=renderer, progress=progress, pdf=pdf)
+
+    def finish(tmp: Path) -> None:          # made from the finished pages, before the site is swapped in
+        if search:
+            run_pagefind(tmp)
+        if pdf:
+            print_notices(site, tmp, drafts)
+    site.files = write_site(output, files, before_swap=finish)
     timer.lap("生成并写入文件")
     site.timings += timer.steps
     return site
@@ -158,6 +177,15 @@ def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str,
         yield prefix + name, data
 
 
+def print_notices(site: Site, tmp: Path, drafts: bool) -> None:
+    """results/<round>/notice/notice.pdf: each round's 通报 printed by headless Chromium (GB/T 9704 layout)."""
+    from .pdf import print_pdf
+    for rid in published_rounds(site, drafts):
+        lock = site.content.locks.get(rid)
+        folder = tmp / "results" / rid / "notice"
+        print_pdf(folder / "index.html", folder / "notice.pdf", lock.latest.date if lock else None)
+
+
 def revisions_index(site: Site) -> bytes:
     """assets/revisions.js: each round's latest published revision, so that a revision's permanent pages
     (never rewritten) can say in the browser that a newer revision exists."""
@@ -169,7 +197,7 @@ def published_rounds(site: Site, drafts: bool) -> list[str]:
     return [rid for rid, rnd in site.content.rounds.items() if rid in site.scores and (drafts or not rnd.is_draft)]
 
 
-def site_files(site: Site, *, drafts: bool, profile: str | None, renderer: Renderer, progress=None):
+def site_files(site: Site, *, drafts: bool, profile: str | None, renderer: Renderer, progress=None, pdf: bool = False):
     """Every output file as (relative path, bytes), made one at a time: data files, pages, assets."""
     profile = profile or site.content.config.profile
     internal = site.content.config.internal if profile == "public" else ()
@@ -178,7 +206,7 @@ def site_files(site: Site, *, drafts: bool, profile: str | None, renderer: Rende
         yield from round_data(site, plan.round_id, plan.revision, plan.score, f"results/{rid}/data/", profile, internal)
         for rev, score in plan.revisions:
             yield from round_data(site, rid, rev, score, f"results/{rid}/r{rev.number}/data/", profile, internal)
-    model = SiteModel(site, plans, internal)
+    model = SiteModel(site, plans, internal, pdf=pdf)
     for page in model.pages():
         yield page.path, renderer.render(page)
         site.pages += 1

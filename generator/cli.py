@@ -24,6 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     common(b, output=True)
     b.add_argument("--drafts", action="store_true", help="包括草稿轮次")
     b.add_argument("--profile", choices=["internal", "public"], help="public:不输出 site.yaml 中标为 internal 的字段")
+    b.add_argument("--pdf", action="store_true", help="同时用无头 Chromium 把每个轮次的通报打印为 notice.pdf(A4,公文格式)")
     sv = sub.add_parser("serve", help="预览:含草稿生成网站,在本机提供访问,内容或主题改动后自动重新生成并刷新浏览器")
     common(sv, output=True)
     sv.add_argument("--port", type=int, default=8000, help="端口(默认 8000)")
@@ -107,7 +108,7 @@ def _build(args) -> int:
     start = time.perf_counter()
     progress = Progress() if sys.stderr.isatty() else None
     site = build(Path(args.content), Path(args.output), drafts=args.drafts, profile=args.profile,
-                 shown=args.content, log=_log(args), progress=progress)
+                 shown=args.content, log=_log(args), progress=progress, pdf=args.pdf)
     if progress:
         progress.done()
     _print_problems(site.report.lines())

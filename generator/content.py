@@ -214,3 +214,4 @@ class Content:
     broken: set = field(default_factory=set)   # ids of rulebooks that have errors: not scored against
     locks: dict = field(default_factory=dict)          # round id -> lock.Lock (published rounds)
     corrections: dict = field(default_factory=dict)    # round id -> [corrections.Correction]
+    notices: dict = field(default_factory=dict)        # round id -> notice.NoticeSource (notice.md)

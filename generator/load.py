@@ -10,6 +10,7 @@ from .rules import load_rulebooks
 from .schema import Fields
 from .corrections import check_published, read_corrections
 from .lock import LOCK, read_lock, rubric_hash, verify
+from .notice import read_notice
 from .units import load_units
 from .yamlio import load_yaml, read_text
 
@@ -25,11 +26,25 @@ def load_content(root: Path, shown: str, report: Report) -> Content:
     for rnd in rounds.values():
         check_round_refs(rnd, rulebooks, units, rounds, report)
         load_publication(content, root / "results" / rnd.id, rnd, report)
+        load_notice(content, root / "results" / rnd.id, rnd, report)
     for book in rulebooks.values():
         for cat in book.applies_to:
             if units and not any(u.category == cat for u in units.values()):
                 report.warning(book.path, book.line, f"applies_to 中的类别“{cat}”在名册 units.csv 中没有单位;请检查类别名称")
     return content
+
+
+def load_notice(content: Content, folder: Path, rnd, report: Report) -> None:
+    """The round's 通报 (notice.md, or the file round.yaml names); without one a standard 通报 is written."""
+    name = rnd.notice or "notice.md"
+    path = folder / name
+    if not path.is_file():
+        if rnd.notice:
+            report.error(rnd.yaml_path, rnd.line_of.get("notice"), f"notice 指定的文件 {name} 不存在;请建立该文件,或删去 notice 一行(将自动生成通报)")
+        return
+    source = read_notice(path, f"{rnd.path}/{name}", report)
+    if source is not None:
+        content.notices[rnd.id] = source
 
 
 def load_publication(content: Content, folder: Path, rnd, report: Report) -> None:

@@ -326,6 +326,7 @@ class HomePage:
     rounds: tuple[RoundCard, ...]                # latest first
     rulebooks: int
     units: int
+    notices: tuple[Link, ...] = ()               # the latest 通报
 
 
 @dataclass

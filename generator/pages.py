@@ -15,6 +15,8 @@ from .model import (ChangesPage, CriterionView, HistoryRow, HomePage, ItemView, 
                     RuleLine, RulebookCard, RulebookPage, RulesIndexPage, SectionView, UnitGroup, UnitPage,
                     UnitsIndexPage)
 from .numbers import plain
+from .errors import Report
+from .notice import notice_page
 from .revisions import correction_line, corrections_page, revision_status
 from .scorecards import RoundView, status_of, unit_card
 
@@ -28,8 +30,9 @@ def rule_url(book_id: str) -> str:
 class SiteModel:
     """The views of every built round, and the cross-links between rounds, units and rulebooks."""
 
-    def __init__(self, site, plans: dict, public_internal: tuple[str, ...]):
+    def __init__(self, site, plans: dict, public_internal: tuple[str, ...], pdf: bool = False):
         self.site = site
+        self.pdf = pdf
         self.content = site.content
         self.plans = plans
         self.internal = public_internal
@@ -74,13 +77,15 @@ class SiteModel:
         for rid in self.round_ids:
             view, plan = self.views[rid], self.plans[rid]
             draft = view.card.status.key == "draft"
-            links = []
+            links = [Link("通报", f"results/{rid}/notice/index.html")]
             if rid in self.content.locks:
                 links.append(Link("更正记录", f"results/{rid}/corrections/index.html"))
                 links += [Link(f"第 {rev.number} 版", f"results/{rid}/r{rev.number}/index.html") for rev, _ in plan.revisions]
             yield Page(f"results/{rid}/index.html", "round.html", view.overview(rule_url, links), view.rnd.title, "results",
                        draft, {"index": True, "filters": {"年度": str(view.rnd.year), "类型": "考核轮次"}})
             yield from self.scorecards(view, draft)
+            yield self.notice(view, draft, plan.revision.date if plan.revision else None,
+                              f"results/{rid}/notice/notice.pdf" if self.pdf else None)
             if rid in self.content.locks:
                 base = f"results/{rid}/"
                 yield Page(f"{base}corrections/index.html", "corrections.html",
@@ -95,6 +100,17 @@ class SiteModel:
                            f"{old.rnd.title}(第 {rev.number} 版)",
                            "results", False, superseded=latest)
                 yield from self.scorecards(old, False, latest)
+                notice = self.notice(old, False, rev.date, None)
+                notice.superseded = latest
+                yield notice
+
+    def notice(self, view: RoundView, draft: bool, date, pdf_url) -> Page:
+        report = Report()
+        source = self.content.notices.get(view.rnd.id)
+        page = notice_page(source, view.notice_data(self.content.config.organisation, rule_url), view.card, pdf_url,
+                           report, source.path if source else view.rnd.path, date)
+        report.raise_if_errors()       # found by check() already; a notice that fails here is a bug
+        return Page(f"{view.base}notice/index.html", "notice.html", page, page.title, "results", draft)
 
     def scorecards(self, view: RoundView, draft: bool, superseded: Link | None = None):
         for u, unit in enumerate(view.layout.units):
@@ -117,7 +133,9 @@ class SiteModel:
     def home(self) -> Page:
         main = [rid for rid in reversed(self.round_ids) if rid not in self.sub_rounds]
         cards = tuple(self.views[rid].card for rid in main)
-        page = HomePage(cards, len(self.content.rulebooks), len(self.content.units))
+        notices = tuple(Link(f"关于{self.views[rid].rnd.title}结果的通报", f"results/{rid}/notice/index.html")
+                        for rid in main[:HOME_ROUNDS])
+        page = HomePage(cards, len(self.content.rulebooks), len(self.content.units), notices)
         return Page("index.html", "home.html", page, "首页", "home")
 
     def rule_pages(self):

@@ -15,7 +15,7 @@ from . import charts
 from .content import ABSTAIN_RATINGS, DEFAULT_SOURCE, SELF_SOURCE
 from .data import published_items, published_self
 from .model import (AdjustmentLine, AwardBadge, AwardList, DeductionLine, Download, FrequentDeduction, ItemLine,
-                    Link, PreviousResult, RankRow, Ranking, RoundCard, RoundPage, ScorecardPage, SectionLine, Status,
+                    Link, NoticeData, PreviousResult, RankRow, Ranking, RoundCard, RoundPage, ScorecardPage, SectionLine, Status,
                     UnitCard)
 from .numbers import SCALE, fmt, plain, round_half_up
 from .score import SCALE2, RoundScore
@@ -338,6 +338,34 @@ class RoundView:
         target = book.grades[here - 1]
         gap = Fraction(target.min) - Fraction(int(self.score.total[u]), 10 ** book.precision)
         return f"距“{target.name}”还差 {fmt(round_half_up(gap, book.precision), book.precision)} 分"
+
+    def notice_data(self, organisation: str, rule_url) -> NoticeData:
+        """What the 通报 helpers draw on, from this state of the round."""
+        layout, score = self.layout, self.score
+        names = tuple(n for n, _ in self.grade_counts())
+        rows = []
+        for (cat, b), members in self.groups.items():
+            counts = [sum(1 for u in members if score.grade[u] == n) for n in names]
+            rows.append((cat, tuple(counts), len(members)))
+        overview = self.overview(rule_url)
+        awards = tuple((a.name, a.rule, tuple((w.unit.name, w.unit.category, w.total,
+                                                any(b.tied for b in w.awards if b.id == a.id)) for w in a.winners))
+                       for a in overview.awards)
+        frequent = tuple((f.criterion.text, f.item, f.units, f.points) for f in overview.frequent)
+        fixes = []
+        for lines in (self.corrections or {}).values():
+            for c in lines:
+                u = layout.index.get(c.unit.id) if c.unit else None
+                after = f"总分 {self.totals[u]},{score.grade[u]}" if u is not None else ""
+                fixes.append((c.date, c.unit.name if c.unit else "", c.what, c.old, c.new, c.reason, after))
+        fixes.sort()
+        by_grade = tuple((n, tuple((layout.units[u].name, layout.units[u].category, self.totals[u])
+                                   for u in sorted(range(layout.n_units), key=lambda u: (-int(score.total[u]), u))
+                                   if score.grade[u] == n)) for n in names)
+        rankings = tuple((r.category, tuple((str(row.rank), row.unit.name, row.total, row.grade) for row in r.rows))
+                         for r in overview.rankings)
+        return NoticeData(self.rnd.title, self.rnd.year, organisation, layout.n_units, names, tuple(rows), awards,
+                          frequent, tuple(fixes), by_grade, rankings, tuple(b.title for b in layout.books))
 
     def previous_result(self, u: int) -> PreviousResult:
         unit = self.layout.units[u]

@@ -214,3 +214,21 @@ def test_missing_theme_folder_is_reported(tmp_path):
     with pytest.raises(ContentError) as err:
         build(site.root, tmp_path / "output", shown="content", search=False)
     assert "找不到主题文件夹" in str(err.value)
+
+
+@pytest.mark.skipif(not shutil.which("chromium") or not shutil.which("pdftotext"), reason="needs Debian's chromium and poppler-utils")
+def test_build_pdf_prints_each_notice_on_a4(tmp_path):
+    import subprocess
+    out = tmp_path / "output"
+    build(GOLDEN / "content", out, shown="content", search=False, pdf=True)
+    pdf = out / "results/2023/notice/notice.pdf"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    flat = "".join(text.split())
+    assert "关于2023年度测试考核结果的通报" in flat and "甲局" in flat and "2024年1月12日" in flat
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert "(A4)" in info
+    assert 'href="../../../results/2023/notice/notice.pdf"' in (out / "results/2023/notice/index.html").read_text(encoding="utf-8")
+    # the same content prints the same bytes
+    again = tmp_path / "again"
+    build(GOLDEN / "content", again, shown="content", search=False, pdf=True)
+    assert (again / "results/2023/notice/notice.pdf").read_bytes() == pdf.read_bytes()

@@ -56,6 +56,16 @@
     });
   }
 
+  // A revision's permanent pages never change; say here when a newer revision has been published.
+  var rev = document.querySelector("[data-kh-revision]");
+  if (rev && window.KAOHE_REVISIONS) {
+    var parts = rev.getAttribute("data-kh-revision").split(":");
+    var newest = window.KAOHE_REVISIONS[parts[0]];
+    if (newest !== undefined && newest > Number(parts[1])) {
+      rev.querySelector("[data-kh-newer]").hidden = false;
+    }
+  }
+
   // Full-text search (Pagefind) needs http(s): fetch() of its index does not work from file://.
   var pf = document.getElementById("kh-pagefind");
   if (pf) {

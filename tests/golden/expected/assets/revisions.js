@@ -1,0 +1,1 @@
+window.KAOHE_REVISIONS = {"2023":1,"2024":0};
