@@ -69,6 +69,14 @@ def _construct_float(loader: _Loader, node: yaml.ScalarNode):
     return value if value.is_finite() else text
 
 
+def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode):
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:      # 2025-13-01: kept as text, refused by the date checks with the key's line
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
 _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)

@@ -96,6 +96,8 @@ CASES = {
                          f"{Y}:4: 错误: 类别“机关事业单位”对应的细则 t2 不存在;请写 rules/ 中已有的细则 id(现有:t)"),
     "results-missing-column": (lambda s: s.write("results/r/results.csv", "unit_id,value\na,1\n"),
                                f"{R}:1: 错误: 缺少必填列 ref;结果文件第一行应包含列名 unit_id,ref,value,source,rating,note(后四列可选)"),
+    "impossible-date": (replace_in("rules/t.md", "year: 2024\n", "year: 2024\neffective: 2024-13-01\n"),
+                        f"{T}:6: 错误: 细则的 effective“2024-13-01”不是日期;请写成 2024-01-01 的形式"),
     "round-id-mismatch": (lambda s: s.write("results/r/round.yaml", "id: r2\n" + GOOD_ROUND),
                           f"{Y}:1: 错误: 轮次编号 id: r2 与文件夹名“r”不一致;请改为 id: r"),
     "unknown-source": (with_results("a,A1-1,1,民主测评,,\n"),
