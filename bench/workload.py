@@ -320,7 +320,7 @@ def round_yaml(year: int, counts: dict[str, int]) -> str:
     quota = ", ".join(f"{c}: {max(1, counts[c] // 100)}" for c in CATEGORIES)
     books = "\n".join(f"  {c}: {RULEBOOK_ID}" for c in CATEGORIES)
     return (f"id: bench-{year}\ntitle: {year}年度基层党建工作目标管理考核(基准测试)\nyear: {year}\n"
-            f"rulebooks:\n{books}\nparticipants: all\nstatus: published\ncomposition: {{组织考核: 1.0}}\n"
+            f"rulebooks:\n{books}\nparticipants: all\nstatus: draft\ncomposition: {{组织考核: 1.0}}\n"
             f"awards:\n  - {{id: liudongbei, name: 流动杯, quota: {{{quota}}}, min_score: 90}}\n"
             f"  - {{id: xianjin, name: 先进基层党组织, share: 0.1, min_score: 85}}\n")
 

@@ -83,10 +83,6 @@ def read_notice(path: Path, shown: str, report: Report) -> NoticeSource | None:
     except ContentError as exc:
         report.extend(exc.report)
         return None
-    except ValueError:                           # PyYAML builds 2025-13-01 as a date and fails
-        line = next((offset + i for i, row in enumerate(front.split("\n"), 1) if _bad_date(row)), None)
-        report.error(shown, line, "日期无效;请写成 2025-01-20 的形式(月 1—12,日不超过当月天数)")
-        return None
     if data is None:
         report.error(shown, 2, "YAML 前言是空的;请填写 doc_no(文号)、to(主送)、signer(落款)、date(成文日期)")
         return None
@@ -107,14 +103,6 @@ def read_notice(path: Path, shown: str, report: Report) -> NoticeSource | None:
     body, calls = _find_calls(body, body_line, shown, report, salt)
     return NoticeSource(shown, doc_no, to, signer, date, title, body, calls,
                         tuple(n for n in annexes if n in ANNEXES))
-
-
-def _bad_date(text: str) -> bool:
-    match = re.search(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
-    try:
-        return bool(match) and not dt.date(*map(int, match.groups()))
-    except ValueError:
-        return True
 
 
 def _find_calls(body: str, first_line: int, shown: str, report: Report, salt: str):

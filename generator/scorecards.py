@@ -368,7 +368,6 @@ class RoundView:
                           frequent, tuple(fixes), by_grade, rankings, tuple(b.title for b in layout.books))
 
     def previous_result(self, u: int) -> PreviousResult:
-        unit = self.layout.units[u]
         return PreviousResult(Link(self.rnd.title, self.base + "index.html"), self.totals[u], self.score.grade[u],
                               f"{int(self.score.rank[u])} / {int(self.score.rank_size[u])}", self.scorecard_url(u))
 

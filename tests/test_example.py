@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from fractions import Fraction
-from pathlib import Path
 
 import openpyxl
 import pytest

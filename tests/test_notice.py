@@ -147,7 +147,7 @@ def test_front_matter_problems_are_reported_with_lines(tmp_path):
 
 def test_an_impossible_date_is_reported_on_its_line(tmp_path):
     _page, problems = notice(tmp_path, "正文。\n", FRONT.replace("2025-01-20", "2025-13-01"))
-    assert problems == [f"{SHOWN}:5: 错误: 日期无效;请写成 2025-01-20 的形式(月 1—12,日不超过当月天数)"]
+    assert problems == [f"{SHOWN}:5: 错误: 通报的 date“2025-13-01”不是日期;请写成 2024-01-01 的形式"]
 
 
 def test_missing_front_matter_says_what_to_write(tmp_path):
