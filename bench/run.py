@@ -86,10 +86,10 @@ SCENARIOS = [
     Scenario("check", "kaohe check: read, validate and score every round",
              lambda c: [*kaohe(), "check", "--content", str(c.content), "-v"]),
     Scenario("build-cold", "kaohe build into a deleted output folder",
-             lambda c: [*kaohe(), "build", "--content", str(c.content), "--output", str(c.output), "-v"],
+             lambda c: [*kaohe(), "build", "--content", str(c.content), "--output", str(c.output), "--drafts", "-v"],
              setup=remove_output),
     Scenario("build-warm", "kaohe build over the output of a previous build (nothing changed)",
-             lambda c: [*kaohe(), "build", "--content", str(c.content), "--output", str(c.output), "-v"],
+             lambda c: [*kaohe(), "build", "--content", str(c.content), "--output", str(c.output), "--drafts", "-v"],
              setup=ensure_output),
 ]
 DEFAULT_SCENARIOS = "check,build-cold"

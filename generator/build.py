@@ -20,6 +20,7 @@ from .score import RoundScore, score_round
 from .standing import settle
 from .model import SiteInfo
 from .pages import SiteModel
+from .parallel import workers_for, write_pages
 from .revisions import plan_round
 from .render import Renderer, lookup_index, theme_dirs
 from .searchindex import run_pagefind
@@ -36,6 +37,7 @@ class Site:
     pages: int = 0
     states: dict = field(default_factory=dict)   # round id -> {corrections included: RoundScore}
     content_dir: str = ""
+    model: object = None
 
 
 class Timer:
@@ -154,13 +156,15 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     timer = Timer(log)
     files = site_files(site, drafts=drafts, profile=profile, renderer=renderer, progress=progress, pdf=pdf)
 
-    def finish(tmp: Path) -> None:          # made from the finished pages, before the site is swapped in
+    def finish(tmp: Path) -> None:          # the pages, then what is made from them, before the swap
+        site.pages = write_pages(site.model, renderer, tmp, workers_for(len(site.content.units)), progress)
+        timer.lap("生成页面")
         if search:
-            run_pagefind(tmp)
+            run_pagefind(tmp, len(site.content.units))
         if pdf:
             print_notices(site, tmp, drafts)
     site.files = write_site(output, files, before_swap=finish)
-    timer.lap("生成并写入文件")
+    timer.lap("搜索索引与交换")
     site.timings += timer.steps
     return site
 
@@ -206,12 +210,7 @@ def site_files(site: Site, *, drafts: bool, profile: str | None, renderer: Rende
         yield from round_data(site, plan.round_id, plan.revision, plan.score, f"results/{rid}/data/", profile, internal)
         for rev, score in plan.revisions:
             yield from round_data(site, rid, rev, score, f"results/{rid}/r{rev.number}/data/", profile, internal)
-    model = SiteModel(site, plans, internal, pdf=pdf)
-    for page in model.pages():
-        yield page.path, renderer.render(page)
-        site.pages += 1
-        if progress:
-            progress(site.pages)
+    site.model = SiteModel(site, plans, internal, pdf=pdf)   # its pages are rendered in parallel, in finish()
     yield from renderer.assets()
     yield "assets/lookup.js", lookup_index(site.content, profile == "public")
     yield "assets/revisions.js", revisions_index(site)

@@ -60,10 +60,14 @@ def fp(d: Decimal | int) -> int:
 def round_half_up(value: Fraction | int, precision: int, scale: int = 1) -> int:
     """`value / scale` rounded half-up to `precision` decimals, returned as an integer of 10^-precision.
 
+    Integer arithmetic only (floor((2·n·10^p + d) / 2d)): this runs for every item of every scorecard.
     Totals are floored at 0 before rounding, so half-up and half-away-from-zero agree.
     """
-    q = Fraction(value) * 10**precision / scale
-    return int((q + Fraction(1, 2)).__floor__())
+    if isinstance(value, int):
+        num, den = value, scale
+    else:
+        num, den = value.numerator, value.denominator * scale
+    return (2 * num * 10**precision + den) // (2 * den)
 
 
 def fmt(units: int, precision: int) -> str:

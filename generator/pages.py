@@ -33,6 +33,7 @@ class SiteModel:
     def __init__(self, site, plans: dict, public_internal: tuple[str, ...], pdf: bool = False):
         self.site = site
         self.pdf = pdf
+        self.shard = (0, 1)      # (k, n): this process renders the k-th of n shares of the per-unit pages
         self.content = site.content
         self.plans = plans
         self.internal = public_internal
@@ -70,11 +71,27 @@ class SiteModel:
                             Link(newer.title + f"({newer.year})", rule_url(newer.id)) if newer else None)
 
     # ------------------------------------------------------------ pages
+    def mine(self, i: int) -> bool:
+        """Per-unit pages are shared out by position; the few site-wide pages are the first share's."""
+        k, n = self.shard
+        return i % n == k
+
     def pages(self):
-        yield self.home()
-        yield from self.rule_pages()
+        first = self.shard[0] == 0
+        if first:
+            yield self.home()
+            yield from self.rule_pages()
         yield from self.unit_pages()
         for rid in self.round_ids:
+            if not first:
+                view, plan = self.views[rid], self.plans[rid]
+                yield from self.scorecards(view, view.card.status.key == "draft")
+                for rev, score in plan.revisions:
+                    old = RoundView(score, public_internal=self.internal, history=self.previous,
+                                    base=f"results/{rid}/r{rev.number}/", status=revision_status(rev),
+                                    corrections=self.unit_corrections(rid, score))
+                    yield from self.scorecards(old, False, Link(f"{rid}:{rev.number}", f"results/{rid}/index.html"))
+                continue
             view, plan = self.views[rid], self.plans[rid]
             draft = view.card.status.key == "draft"
             links = [Link("通报", f"results/{rid}/notice/index.html")]
@@ -114,6 +131,8 @@ class SiteModel:
 
     def scorecards(self, view: RoundView, draft: bool, superseded: Link | None = None):
         for u, unit in enumerate(view.layout.units):
+            if not self.mine(u):
+                continue
             yield Page(view.scorecard_url(u), "scorecard.html", view.scorecard(u, rule_url),
                        f"{unit.name} · {view.rnd.title}", "results", draft, superseded=superseded)
 
@@ -201,8 +220,11 @@ class SiteModel:
                 if child.category == unit.category:
                     groups[unit.category].append((unit_card(child), 1))
         index = UnitsIndexPage(tuple(UnitGroup(c, tuple(members)) for c, members in groups.items()), len(units))
-        yield Page("units/index.html", "units_index.html", index, "参评单位", "units")
-        for unit in units.values():
+        if self.shard[0] == 0:
+            yield Page("units/index.html", "units_index.html", index, "参评单位", "units")
+        for i, unit in enumerate(units.values()):
+            if not self.mine(i):
+                continue
             yield Page(f"units/{unit.id}/index.html", "unit.html", self.unit_page(unit, children), unit.name, "units",
                        False, {"index": True, "filters": {"类别": unit.category, "类型": "单位"},
                                "meta": {"曾用名": "、".join(unit.former_names)} if unit.former_names else {}})

@@ -74,7 +74,8 @@ class RoundView:
         return [{c: v[i] for c, v in self.cols.items()} for i in range(a, b)]
 
     def _sections(self) -> None:
-        """Exact section sums per unit (SCALE²), and their category averages."""
+        """Exact section sums per unit and their category averages, computed once for the round: section
+        sums are integers of 1/SCALE² (a Fraction only for a unit with a rating or averaged item)."""
         layout, item = self.layout, self.score.item
         self.section_cols = []           # per book: list of (section, gi list)
         for b, book in enumerate(layout.books):
@@ -88,6 +89,10 @@ class RoundView:
         for (u, gi), value in item.exact.items():
             exact_by_unit[u].append((gi, value))
         self.exact_by_unit = exact_by_unit
+        self.section_sums = {}           # book index -> int64 array U×S (only rows of that book's units matter)
+        for b, cols in enumerate(self.section_cols):
+            self.section_sums[b] = np.stack([item.fp[:, gis].sum(axis=1) for _s, gis in cols], axis=1) \
+                if cols else np.zeros((layout.n_units, 0), dtype=np.int64)
         groups = defaultdict(list)
         for u, unit in enumerate(layout.units):
             groups[(unit.category, int(layout.book_of[u]))].append(u)
@@ -95,21 +100,34 @@ class RoundView:
         self.averages = {}
         for (cat, b), members in groups.items():
             sums = [Fraction(0)] * len(self.section_cols[b])
+            plain_members = [u for u in members if u not in exact_by_unit]
+            totals = self.section_sums[b][plain_members].sum(axis=0) if plain_members else []
+            for s, total in enumerate(totals):
+                sums[s] += Fraction(int(total), SCALE2)
             for u in members:
-                for s, value in enumerate(self.section_values(u)):
-                    sums[s] += value
+                if u in exact_by_unit:
+                    for s, value in enumerate(self.section_values(u)):
+                        sums[s] += value
             self.averages[(cat, b)] = [v / len(members) for v in sums]
+        self.points_text = [fmt(round_half_up(Fraction(it.points), layout.books[layout.item_book[gi]].precision),
+                                layout.books[layout.item_book[gi]].precision) for gi, it in enumerate(layout.items)]
+        self.points_units = [round_half_up(Fraction(it.points), layout.books[layout.item_book[gi]].precision)
+                             for gi, it in enumerate(layout.items)]
 
-    def section_values(self, u: int) -> list[Fraction]:
+    def section_values(self, u: int) -> list:
+        """The unit's section sums: ints of 1/SCALE², or Fractions where an item was exact."""
         b = int(self.layout.book_of[u])
-        fp = self.score.item.fp[u]
-        exact = dict(self.exact_by_unit.get(u, ()))
+        row = [int(v) for v in self.section_sums[b][u]]
+        exact = self.exact_by_unit.get(u)
+        if not exact:
+            return row
+        cells = dict(exact)
         out = []
-        for _section, gis in self.section_cols[b]:
-            total = Fraction(int(fp[gis].sum()), SCALE2)
+        for (_section, gis), value in zip(self.section_cols[b], row):
+            total = Fraction(value, SCALE2)
             for gi in gis:
-                if gi in exact:
-                    total += exact[gi]
+                if gi in cells:
+                    total += cells[gi]
             out.append(total)
         return out
 
@@ -205,11 +223,12 @@ class RoundView:
         for (section, gis), value, avg in zip(self.section_cols[b], values, averages):
             lines = tuple(self._item_line(u, gi, by_gi.get(gi, []), book, book_url) for gi in gis)
             sections.append(SectionLine(section.id, section.title, plain(section.points),
-                                        fmt(round_half_up(value, p), p), fmt(round_half_up(avg, p), p), lines))
+                                        fmt(round_half_up(value, p, _scale(value)), p), fmt(round_half_up(avg, p), p), lines))
         chart = charts.section_comparison(
             f"s-{unit.id}",
-            [(s.title, float(v / Fraction(s.points)) if s.points else 0.0, float(a / Fraction(s.points)) if s.points else None,
-              f"{fmt(round_half_up(v, p), p)}/{plain(s.points)}", fmt(round_half_up(a, p), p))
+            [(s.title, float(v) / _scale(v) / float(s.points) if s.points else 0.0,
+              float(a / Fraction(s.points)) if s.points else None,
+              f"{fmt(round_half_up(v, p, _scale(v)), p)}/{plain(s.points)}", fmt(round_half_up(a, p), p))
              for (s, _), v, a in zip(self.section_cols[b], values, averages)],
             f"各部分得分与{unit.category}平均")
         bonus = self._adjustments(adjust, "bonus", layout.bonus, book_url, "add")
@@ -218,7 +237,7 @@ class RoundView:
                                            f"{book_url}#{layout.vetoes[v][1].id}"), "", "一票否决",
                                       self._notes(adjust.get(("veto", v), [])))
                        for v in score.vetoes[u])
-        items_total = sum(values, Fraction(0))
+        items_total = sum(v if isinstance(v, Fraction) else Fraction(v, SCALE2) for v in values) if values else Fraction(0)
         own_total = ""
         if self.show_self and self.score.own.has[u].any():
             own_total = fmt(int(self.own[u][self.score.own.has[u]].sum()), p)
@@ -235,7 +254,7 @@ class RoundView:
     def _item_line(self, u: int, gi: int, rows: list, book, book_url: str) -> ItemLine:
         item = self.layout.items[gi]
         p = book.precision
-        points = round_half_up(Fraction(item.points), p)
+        points = self.points_units[gi]
         score = int(self.items[u, gi])
         deductions, notes = [], []
         crit_rows = defaultdict(list)
@@ -261,7 +280,7 @@ class RoundView:
         own = ""
         if self.show_self and self.score.own.has[u, gi]:
             own = fmt(int(self.own[u, gi]), p)
-        return ItemLine(item.id, item.title, f"{book_url}#{item.id}", fmt(points, p), fmt(score, p),
+        return ItemLine(item.id, item.title, f"{book_url}#{item.id}", self.points_text[gi], fmt(score, p),
                         fmt(points - score, p) if points != score else "", own, tuple(deductions), tuple(basis),
                         tuple(notes))
 
@@ -370,6 +389,11 @@ class RoundView:
     def previous_result(self, u: int) -> PreviousResult:
         return PreviousResult(Link(self.rnd.title, self.base + "index.html"), self.totals[u], self.score.grade[u],
                               f"{int(self.score.rank[u])} / {int(self.score.rank_size[u])}", self.scorecard_url(u))
+
+
+def _scale(value) -> int:
+    """Section sums are ints of 1/SCALE², or exact Fractions."""
+    return 1 if isinstance(value, Fraction) else SCALE2
 
 
 def _dec_text(amount_fp: int) -> str:

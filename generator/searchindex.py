@@ -22,13 +22,20 @@ from pathlib import Path
 
 MAGIC = b"pagefind_dcd"
 INDEXED = "{index.html,rules/**/index.html,units/**/index.html,results/*/index.html}"
+# Pagefind holds every indexed page in memory and runs out near 30,000 pages. Above this many units the
+# unit pages are left out of the full-text index: units are then found by name and former name through
+# assets/lookup.js (which covers every unit, and works from a file share too), and the full-text index
+# keeps every rulebook, item and round.
+UNIT_PAGES_LIMIT = 20_000
+INDEXED_LARGE = "{index.html,rules/**/index.html,results/*/index.html}"
 
 
-def run_pagefind(site_dir: Path) -> None:
+def run_pagefind(site_dir: Path, units: int = 0) -> None:
     """Index the pages marked data-pagefind-body (units, rulebooks, round overviews), with Chinese
     word segmentation (pagefind[extended]); writes site_dir/pagefind/, then makes it reproducible."""
+    glob = INDEXED if units <= UNIT_PAGES_LIMIT else INDEXED_LARGE
     argv = [sys.executable, "-m", "pagefind", "--site", str(site_dir), "--output-subdir", "pagefind",
-            "--keep-index-url", "--silent", "--glob", INDEXED]
+            "--keep-index-url", "--silent", "--glob", glob]
     done = subprocess.run(argv, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"Pagefind 建立搜索索引失败:{done.stderr.strip() or done.stdout.strip()}")

@@ -232,3 +232,31 @@ def test_build_pdf_prints_each_notice_on_a4(tmp_path):
     again = tmp_path / "again"
     build(GOLDEN / "content", again, shown="content", search=False, pdf=True)
     assert (again / "results/2023/notice/notice.pdf").read_bytes() == pdf.read_bytes()
+
+
+def test_parallel_rendering_gives_the_same_site_as_one_process(tmp_path, monkeypatch):
+    from generator import parallel
+    serial = tmp_path / "serial"
+    build(GOLDEN / "content", serial, drafts=True, shown="content", search=False)
+    monkeypatch.setattr(parallel, "SMALL", 0)
+    monkeypatch.setattr(parallel, "workers_for", lambda units: 3)
+    forked = tmp_path / "forked"
+    build(GOLDEN / "content", forked, drafts=True, shown="content", search=False)
+    assert tree(forked) == tree(serial)
+
+
+def test_a_theme_error_in_a_worker_process_is_reported_and_the_site_stays(tmp_path, monkeypatch, kaohe):
+    from generator import parallel
+    monkeypatch.setattr(parallel, "workers_for", lambda units: 2)
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(GOLDEN / "content", tmp_path / "content")
+    assert kaohe("build", "--content", "content", "--output", "output").code == 0
+    before = tree(tmp_path / "output")
+    (tmp_path / "content/site.yaml").write_text("title: t\ntheme: bad\n", encoding="utf-8")
+    templates = tmp_path / "themes/bad/templates"
+    templates.mkdir(parents=True)
+    (templates / "scorecard.html").write_text('{% extends "base.html" %}{% block main %}{{ page.nope }}{% endblock %}',
+                                              encoding="utf-8")
+    run = kaohe("build", "--content", "content", "--output", "output")
+    assert run.code == 1 and any("主题模板渲染出错" in line for line in run.lines)
+    assert tree(tmp_path / "output") == before
