@@ -1,1 +1,0 @@
-window.KAOHE_REVISIONS = {"2023":1,"2024":0};
