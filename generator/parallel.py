@@ -15,7 +15,7 @@ from pathlib import Path
 from .errors import ContentError
 from .write import safe_join
 
-SMALL = 2000          # below this many units, one process is faster than starting workers
+SMALL = 500           # below this many units, one process is faster than starting workers
 
 
 def workers_for(units: int) -> int:
