@@ -10,6 +10,14 @@ printed and appended to bench/RESULTS.md (--replace starts the file afresh).
 
 To add a measurement, append a Scenario to SCENARIOS: a name, a function giving the argv from the
 Ctx (paths of this size's workload) and an optional setup callable run before each repetition.
+
+Scenarios besides check and build-cold:
+- build-warm: kaohe build over the output of a previous build, nothing changed;
+- build-correction: one result value in the last round of a copy of the content is changed (and
+  changed back on the next repetition), then kaohe build over that copy's existing output;
+- hugo: the same scorecard and round-index pages built by Hugo (bench/hugo/), for comparison; its
+  content pages are generated from kaohe's data files (setup, not timed). Skipped if `hugo` is
+  not installed (this script installs nothing; on Debian: apt-get install -y hugo).
 """
 from __future__ import annotations
 
@@ -57,6 +65,18 @@ class Ctx:
     def logs(self) -> Path:
         return self.root / "logs"
 
+    @property
+    def correction(self) -> Path:      # copy of content + its own output for build-correction
+        return self.root / "correction"
+
+    @property
+    def hugo_site(self) -> Path:
+        return self.root / "hugo"
+
+    @property
+    def hugo_public(self) -> Path:     # Hugo's --destination, deleted before every run
+        return self.root / "hugo-public"
+
 
 def kaohe() -> list[str]:
     """The kaohe command of the interpreter running this script (the project's venv)."""
@@ -68,10 +88,76 @@ def remove_output(ctx: Ctx) -> None:
     shutil.rmtree(ctx.output, ignore_errors=True)
 
 
+def build_untimed(content: Path, output: Path) -> None:
+    subprocess.run([*kaohe(), "build", "--content", str(content), "--output", str(output), "--drafts"],
+                   cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+
+
 def ensure_output(ctx: Ctx) -> None:
     if not ctx.output.exists():
-        subprocess.run([*kaohe(), "build", "--content", str(ctx.content), "--output", str(ctx.output)],
-                       cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        build_untimed(ctx.content, ctx.output)
+
+
+CORRECTION_REF = "A5"      # a tiers item every unit has a value for (attendance, 50–100)
+
+
+def setup_correction(ctx: Ctx) -> None:
+    """Keep a copy of the content with a built output; flip one result value of the last round.
+
+    The copy (bench/work/<N>/correction/) is made and built once (not timed); each repetition then
+    toggles the value of the first CORRECTION_REF row of the last round's first results CSV between
+    its original and 60, so every timed build runs over an output that is exactly one change old.
+    """
+    base = ctx.correction
+    content, output, state_path = base / "content", base / "output", base / "state.json"
+    stamp = (ctx.root / "workload.json").read_text("utf-8")
+    state = json.loads(state_path.read_text("utf-8")) if state_path.is_file() else {}
+    if state.get("workload") != stamp or not content.is_dir() or not output.is_dir():
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.copytree(ctx.content, content)
+        build_untimed(content, output)
+        last = sorted((content / "results").glob("*/round.yaml"))[-1].parent
+        path = sorted(p for p in last.glob("*.csv") if p.name != "corrections.csv")[0]
+        lines = path.read_text("utf-8").split("\n")
+        line = next(i for i, text in enumerate(lines) if text.split(",")[1:2] == [CORRECTION_REF])
+        original = lines[line].split(",")[2]
+        state = {"workload": stamp, "file": str(path.relative_to(content)), "line": line, "original": original,
+                 "changed": "90" if original == "60" else "60"}
+        state_path.write_text(json.dumps(state, ensure_ascii=False), "utf-8")
+    path = content / state["file"]
+    lines = path.read_text("utf-8").split("\n")
+    cells = lines[state["line"]].split(",")
+    cells[2] = state["changed"] if cells[2] == state["original"] else state["original"]
+    lines[state["line"]] = ",".join(cells)
+    path.write_text("\n".join(lines), "utf-8")
+
+
+_hugo_sites_made: set = set()
+
+
+def setup_hugo(ctx: Ctx) -> None:
+    """Generate the Hugo site from kaohe's data files (once per size and run); clear the destination."""
+    if ctx.size not in _hugo_sites_made:
+        ensure_output(ctx)
+        sys.path.insert(0, str(BENCH / "hugo"))
+        from make_site import make_site
+        make_site(ctx.output, ctx.hugo_site)
+        _hugo_sites_made.add(ctx.size)
+    shutil.rmtree(ctx.hugo_public, ignore_errors=True)
+
+
+KAOHE_PAGES_RE = re.compile(r"(\d+) 个页面.*?([0-9.]+) 页/秒")
+
+
+def kaohe_pages(ctx: Ctx, run) -> tuple[int | None, float | None]:
+    """(pages, pages/s) as kaohe build reports them on its last output line."""
+    m = KAOHE_PAGES_RE.search(run.stdout)
+    return (int(m.group(1)), float(m.group(2))) if m else (None, None)
+
+
+def hugo_pages(ctx: Ctx, run) -> tuple[int | None, float | None]:
+    """(HTML files Hugo wrote, None): Hugo reports no rate of its own."""
+    return sum(1 for _ in ctx.hugo_public.rglob("*.html")), None
 
 
 @dataclass
@@ -80,6 +166,8 @@ class Scenario:
     describe: str
     argv: Callable[[Ctx], list[str]]
     setup: Callable[[Ctx], None] = lambda ctx: None
+    pages: Callable | None = None     # (ctx, run) -> (pages written, self-reported pages/s), after the run
+    needs: str | None = None          # a command that must be on PATH, else the scenario is skipped
 
 
 SCENARIOS = [
@@ -87,10 +175,17 @@ SCENARIOS = [
              lambda c: [*kaohe(), "check", "--content", str(c.content), "-v"]),
     Scenario("build-cold", "kaohe build into a deleted output folder",
              lambda c: [*kaohe(), "build", "--content", str(c.content), "--output", str(c.output), "--drafts", "-v"],
-             setup=remove_output),
+             setup=remove_output, pages=kaohe_pages),
     Scenario("build-warm", "kaohe build over the output of a previous build (nothing changed)",
              lambda c: [*kaohe(), "build", "--content", str(c.content), "--output", str(c.output), "--drafts", "-v"],
-             setup=ensure_output),
+             setup=ensure_output, pages=kaohe_pages),
+    Scenario("build-correction", "kaohe build over the previous output after one result value changed",
+             lambda c: [*kaohe(), "build", "--content", str(c.correction / "content"),
+                        "--output", str(c.correction / "output"), "--drafts", "-v"],
+             setup=setup_correction, pages=kaohe_pages),
+    Scenario("hugo", "Hugo building the same scorecard and round-index pages (from kaohe's data files)",
+             lambda c: ["hugo", "--quiet", "--destination", str(c.hugo_public), "--source", str(c.hugo_site)],
+             setup=setup_hugo, pages=hugo_pages, needs="hugo"),
 ]
 DEFAULT_SCENARIOS = "check,build-cold"
 
@@ -104,6 +199,8 @@ class Run:
     steps: dict            # step name from `-v` -> seconds
     stdout: str
     stderr: str
+    pages: int | None = None        # pages written (kaohe's own count, or HTML files Hugo wrote)
+    rate: float | None = None       # pages/s as the program itself reports it (kaohe only)
 
 
 @dataclass
@@ -166,6 +263,8 @@ def prepare(size: int, rounds: int, seed: int, regen: bool) -> tuple[Ctx, float 
             print(f"[{size}] 复用已生成的负载 {ctx.content.relative_to(REPO)}({ctx.rows} 行结果)", flush=True)
             return ctx, None
     ctx.root.mkdir(parents=True, exist_ok=True)
+    for stale in (ctx.output, ctx.correction, ctx.hugo_site, ctx.hugo_public):   # built from the old workload
+        shutil.rmtree(stale, ignore_errors=True)
     start = time.perf_counter()
     subprocess.run([sys.executable, str(WORKLOAD), "--units", str(size), "--out", str(ctx.content),
                     "--rounds", str(rounds), "--seed", str(seed)], cwd=REPO, check=True)
@@ -207,6 +306,36 @@ def fmt_rate(x: float) -> str:
     return f"{x:,.0f}"
 
 
+def pages_of(res: Result) -> int | None:
+    counts = [r.pages for r in res.ok if r.pages]
+    return counts[-1] if counts else None
+
+
+def hugo_comparison(results: list[Result]) -> list[str]:
+    """Lines under the table: kaohe build-cold pages/s next to Hugo's, and their ratio."""
+    out = []
+    for size in dict.fromkeys(res.size for res in results):
+        by = {res.scenario.name: res for res in results if res.size == size and res.ok}
+        cold, hugo = by.get("build-cold"), by.get("hugo")
+        if not (cold and hugo and pages_of(cold) and pages_of(hugo)):
+            continue
+        k_wall = pages_of(cold) / statistics.median(r.wall for r in cold.ok)
+        h_wall = pages_of(hugo) / statistics.median(r.wall for r in hugo.ok)
+        rates = [r.rate for r in cold.ok if r.rate]
+        k_self = statistics.median(rates) if rates else None
+        said = (f",kaohe 自报 {fmt_rate(k_self)} 页/秒(不含 Python 启动),按自报计比值 {k_self / h_wall:.2f}"
+                if k_self else "")
+        out.append(f"- {size:,} 单位:kaohe build-cold {fmt_rate(k_wall)} 页/秒({pages_of(cold):,} 页),"
+                   f"Hugo {fmt_rate(h_wall)} 页/秒({pages_of(hugo):,} 页);"
+                   f"**kaohe 页/秒 ÷ Hugo 页/秒 = {k_wall / h_wall:.2f}**(均按墙钟中位数){said}。")
+    if out:
+        out = ["", "与 Hugo 对比(页/秒 = 写出的 HTML 页面数 ÷ 墙钟时间中位数):", ""] + out + [
+            "", "注意:kaohe 的页面更丰富(图表、细则链接、说明、单位历次页、细则页),而且 kaohe 的时间包括"
+            "读取内容、计分、数据文件(CSV/JSON/XLSX)和搜索索引;Hugo 只渲染每个单位次一张记分卡和每轮一个"
+            "单位列表(bench/hugo/),其内容页由 kaohe 的 scores.json 和 items.csv 预先生成,不计时。"]
+    return out
+
+
 def report(results: list[Result], cmdline: str, gen_times: dict) -> str:
     m = machine()
     now = dt.datetime.now().astimezone()
@@ -220,8 +349,8 @@ def report(results: list[Result], cmdline: str, gen_times: dict) -> str:
     if gen_times:
         lines.append("- 生成负载用时:" + ",".join(f"{n} 单位 {t:.1f} 秒" for n, t in gen_times.items()))
         lines.append("")
-    lines += ["| 单位数 | 场景 | 成功/次数 | 中位数 s | 最小 s | 最大 s | CPU s(中位) | 峰值内存 MiB | 结果行/s | 单位次/s |",
-              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["| 单位数 | 场景 | 成功/次数 | 中位数 s | 最小 s | 最大 s | CPU s(中位) | 峰值内存 MiB | 结果行/s | 单位次/s | 页面 | 页/s(墙钟) |",
+              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for res in results:
         ok = res.ok
         if ok:
@@ -230,9 +359,11 @@ def report(results: list[Result], cmdline: str, gen_times: dict) -> str:
             unit_rounds = res.size * res.ctx.rounds
             lines.append(f"| {res.size:,} | {res.scenario.name} | {len(ok)}/{len(res.runs)} | {med:.2f} | {min(walls):.2f} | "
                          f"{max(walls):.2f} | {statistics.median(r.cpu for r in ok):.2f} | "
-                         f"{max(r.maxrss_kib for r in ok) / 1024:.0f} | {fmt_rate(res.ctx.rows / med)} | {fmt_rate(unit_rounds / med)} |")
+                         f"{max(r.maxrss_kib for r in ok) / 1024:.0f} | {fmt_rate(res.ctx.rows / med)} | {fmt_rate(unit_rounds / med)} | "
+                         + (f"{pages_of(res):,} | {fmt_rate(pages_of(res) / med)} |" if pages_of(res) else " | |"))
         else:
-            lines.append(f"| {res.size:,} | {res.scenario.name} | 0/{len(res.runs)} | 失败 | | | | | | |")
+            lines.append(f"| {res.size:,} | {res.scenario.name} | 0/{len(res.runs)} | 失败 | | | | | | | | |")
+    lines += hugo_comparison(results)
     # per-step breakdown from `kaohe -v`
     steps = list(dict.fromkeys(s for res in results for r in res.ok for s in r.steps))
     if steps:
@@ -279,6 +410,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"未知场景 {','.join(unknown)};可选 {','.join(by_name)}")
     scenarios = [by_name[n] for n in args.scenarios.split(",")]
+    for sc in [sc for sc in scenarios if sc.needs and shutil.which(sc.needs) is None]:
+        print(f"跳过场景 {sc.name}:找不到命令 `{sc.needs}`(本脚本不安装任何软件;Debian 上可用 "
+              f"apt-get install -y {sc.needs} 安装)", flush=True)
+        scenarios.remove(sc)
+    if not scenarios:
+        print("没有可运行的场景", file=sys.stderr)
+        return 1
     cmdline = shlex.join(["python", "bench/run.py", *(sys.argv[1:] if argv is None else argv)])
 
     results: list[Result] = []
@@ -292,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
             for res in batch:
                 res.scenario.setup(ctx)
                 run = measure(res.scenario.argv(ctx), ctx.logs / f"{res.scenario.name}-{rep + 1}")
+                if run.code == 0 and res.scenario.pages:
+                    run.pages, run.rate = res.scenario.pages(ctx, run)
                 res.runs.append(run)
                 status = "ok" if run.code == 0 else f"退出码 {run.code}"
                 print(f"[{size}] {res.scenario.name} #{rep + 1}: {run.wall:.2f} 秒,CPU {run.cpu:.2f} 秒,"

@@ -24,7 +24,9 @@ from .parallel import workers_for, write_pages
 from .revisions import plan_round
 from .render import Renderer, lookup_index, theme_dirs
 from .searchindex import run_pagefind
-from .write import write_site
+from . import __version__
+from .render import DEFAULT_THEME
+from .write import inputs_hash, unchanged, write_site
 
 
 @dataclass
@@ -147,6 +149,10 @@ def round_order(content: Content, report: Report) -> list[str]:
 def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str | None = None,
           shown: str | None = None, log=None, search: bool = True, progress=None, pdf: bool = False) -> Site:
     shown = shown or str(content_dir)
+    inputs = inputs_hash([content_dir, content_dir.parent / "themes", DEFAULT_THEME.parent, Path(__file__).parent],
+                         {"drafts": drafts, "profile": profile, "search": search, "pdf": pdf, "version": __version__})
+    if unchanged(output, inputs):
+        return None                          # built from exactly these inputs, and whole: nothing to do
     site = check(content_dir, shown, log)
     profile = profile or site.content.config.profile
     report = Report()
@@ -156,14 +162,14 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     timer = Timer(log)
     files = site_files(site, drafts=drafts, profile=profile, renderer=renderer, progress=progress, pdf=pdf)
 
-    def finish(tmp: Path) -> None:          # the pages, then what is made from them, before the swap
-        site.pages = write_pages(site.model, renderer, tmp, workers_for(len(site.content.units)), progress)
+    def finish(tmp: Path, writer) -> None:  # the pages, then what is made from them, before the swap
+        site.pages = write_pages(site.model, renderer, writer, workers_for(len(site.content.units)), progress)
         timer.lap("生成页面")
         if search:
             run_pagefind(tmp, len(site.content.units))
         if pdf:
             print_notices(site, tmp, drafts)
-    site.files = write_site(output, files, before_swap=finish)
+    site.files = write_site(output, files, before_swap=finish, inputs=inputs)
     timer.lap("搜索索引与交换")
     site.timings += timer.steps
     return site

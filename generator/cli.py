@@ -109,6 +109,10 @@ def _build(args) -> int:
     progress = Progress() if sys.stderr.isatty() else None
     site = build(Path(args.content), Path(args.output), drafts=args.drafts, profile=args.profile,
                  shown=args.content, log=_log(args), progress=progress, pdf=args.pdf)
+    if site is None:
+        print(f"内容、主题和选项都没有变化,{args.output}/ 已是最新,未改写任何文件"
+              f"(用时 {time.perf_counter() - start:.1f} 秒)。", flush=True)
+        return 0
     if progress:
         progress.done()
     _print_problems(site.report.lines())

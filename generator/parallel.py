@@ -10,10 +10,7 @@ import multiprocessing
 import os
 import time
 import traceback
-from pathlib import Path
-
 from .errors import ContentError
-from .write import safe_join
 
 SMALL = 500           # below this many units, one process is faster than starting workers
 
@@ -23,19 +20,19 @@ def workers_for(units: int) -> int:
     return 1 if units < SMALL else max(1, cores)
 
 
-def write_pages(model, renderer, tmp: Path, workers: int, progress=None) -> int:
-    """Render every page of `model` into tmp; returns the number of pages."""
+def write_pages(model, renderer, files, workers: int, progress=None) -> int:
+    """Render every page of `model` into the new site (`files`: write.Files); returns the number of pages."""
     if workers <= 1:
-        return _render_share(model, renderer, tmp, 0, 1, None, progress)
+        return _render_share(model, renderer, files, 0, 1, None, progress)
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("q", 0)
     errors = ctx.SimpleQueue()
-    procs = [ctx.Process(target=_child, args=(model, renderer, tmp, k, workers, counter, errors), daemon=True)
+    procs = [ctx.Process(target=_child, args=(model, renderer, files, k, workers, counter, errors), daemon=True)
              for k in range(1, workers)]
     for proc in procs:
         proc.start()
     try:
-        mine = _render_share(model, renderer, tmp, 0, workers, counter, progress)
+        mine = _render_share(model, renderer, files, 0, workers, counter, progress)
         while any(p.is_alive() for p in procs):
             if progress:
                 progress(counter.value)
@@ -57,9 +54,11 @@ def write_pages(model, renderer, tmp: Path, workers: int, progress=None) -> int:
     return counter.value if counter is not None else mine
 
 
-def _child(model, renderer, tmp, k, n, counter, errors) -> None:
+def _child(model, renderer, files, k, n, counter, errors) -> None:
     try:
-        _render_share(model, renderer, tmp, k, n, counter, None)
+        files.digests = {}
+        _render_share(model, renderer, files, k, n, counter, None)
+        files.save_part(k)
     except ContentError as exc:
         errors.put(("content", exc.report))
     except BaseException:     # a bug: carried to the parent, which stops the build
@@ -67,16 +66,11 @@ def _child(model, renderer, tmp, k, n, counter, errors) -> None:
         os._exit(1)
 
 
-def _render_share(model, renderer, tmp: Path, k: int, n: int, counter, progress) -> int:
+def _render_share(model, renderer, files, k: int, n: int, counter, progress) -> int:
     model.shard = (k, n)
-    made: set[Path] = set()
     count = 0
     for page in model.pages():
-        target = safe_join(tmp, page.path)
-        if target.parent not in made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            made.add(target.parent)
-        target.write_bytes(renderer.render(page))
+        files.put(page.path, renderer.render(page))
         count += 1
         if counter is not None and count % 50 == 0:
             with counter.get_lock():

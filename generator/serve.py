@@ -103,6 +103,8 @@ class Preview:
             self.failure = (BUILD_CRASHED, [f"{type(exc).__name__}: {exc}", "详细信息见运行 kaohe serve 的终端。"])
         else:
             self.failure = None
+            if site is None:            # nothing that the site is made from changed
+                return
             for line in site.report.lines():
                 print(line, file=sys.stderr)
             print(f"已生成 {site.files} 个文件,用时 {time.perf_counter() - start:.1f} 秒。", flush=True)

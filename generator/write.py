@@ -1,10 +1,98 @@
 """Writing the site: everything is built beside the output folder and swapped in at the end, so an
-interrupted or failed build leaves the previous site whole."""
+interrupted or failed build leaves the previous site whole.
+
+`.kaohe-manifest.json` in the output records the SHA-256 of every file and a hash of every input
+(content, themes, the generator itself, the build options). A rebuild hard-links each file whose bytes
+did not change from the current site instead of writing it again, so it keeps its modification time
+and an rsync deploy copies only what changed; a rebuild whose inputs did not change does nothing.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
+
+MANIFEST = ".kaohe-manifest.json"
+PART = ".kaohe-part-"
+
+
+def read_manifest(output: Path) -> dict:
+    try:
+        return json.loads((output / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def inputs_hash(folders: list[Path], options: dict) -> str:
+    """One hash over every file of the given folders (path and bytes) and the build options."""
+    digest = hashlib.sha256(json.dumps(options, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(str(path.relative_to(folder)).encode("utf-8") + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def unchanged(output: Path, inputs: str) -> bool:
+    """The output was built from exactly these inputs and is still whole."""
+    manifest = read_manifest(output)
+    if manifest.get("inputs") != inputs:
+        return False
+    return all((output / rel).is_file() for rel in manifest.get("files", {}))
+
+
+class Files:
+    """Puts files into the new site folder; a file equal to the current site's is hard-linked from it."""
+
+    def __init__(self, tmp: Path, current: Path, old_digests: dict):
+        self.tmp, self.current, self.old = tmp, current, old_digests
+        self.digests: dict[str, str] = {}
+        self.made: set[Path] = set()
+
+    def put(self, relpath: str, data: bytes) -> None:
+        target = safe_join(self.tmp, relpath)
+        if target.parent not in self.made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.made.add(target.parent)
+        digest = hashlib.sha256(data).hexdigest()
+        self.digests[relpath] = digest
+        if self.old.get(relpath) == digest and self._link(relpath, target):
+            return
+        target.write_bytes(data)
+
+    def _link(self, relpath: str, target: Path) -> bool:
+        try:
+            os.link(safe_join(self.current, relpath), target)
+            return True
+        except OSError:
+            return False
+
+    def save_part(self, k: int) -> None:
+        """A worker process hands its digests to the parent through a file."""
+        (self.tmp / f"{PART}{k}.json").write_text(json.dumps(self.digests), encoding="utf-8")
+
+    def adopt(self) -> None:
+        """Take in the workers' digests and the files made by other programs (Pagefind, PDFs)."""
+        for part in sorted(self.tmp.glob(f"{PART}*.json")):
+            self.digests.update(json.loads(part.read_text(encoding="utf-8")))
+            part.unlink()
+        for path in sorted(p for p in self.tmp.rglob("*") if p.is_file()):
+            rel = path.relative_to(self.tmp).as_posix()
+            if rel in self.digests or rel == MANIFEST:
+                continue
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            self.digests[rel] = digest
+            if self.old.get(rel) == digest:
+                spare = path.with_name(path.name + ".kaohe-new")
+                path.rename(spare)
+                if self._link(rel, path):
+                    spare.unlink()
+                else:
+                    spare.rename(path)
 
 
 def safe_join(root: Path, relpath: str) -> Path:
@@ -15,9 +103,10 @@ def safe_join(root: Path, relpath: str) -> Path:
     return root.joinpath(*parts)
 
 
-def write_site(output: Path, files, before_swap=None) -> int:
+def write_site(output: Path, files, before_swap=None, inputs: str = "") -> int:
     """Write (relpath, bytes) pairs (a dict or an iterator: files are written as they are made, so a
-    large site never sits in memory whole) beside `output`, then swap it in. Returns the file count."""
+    large site never sits in memory whole) beside `output`, then swap it in. `before_swap(tmp, files)`
+    may add more (through `files.put`, or by writing into tmp). Returns the file count."""
     output = output.absolute()
     parent = output.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -27,17 +116,16 @@ def write_site(output: Path, files, before_swap=None) -> int:
         if leftover.exists():
             shutil.rmtree(leftover)
     try:
-        made: set[Path] = set()
-        count = 0
+        writer = Files(tmp, output, read_manifest(output).get("files", {}))
+        tmp.mkdir()
         for relpath, data in (files.items() if isinstance(files, dict) else files):
-            target = safe_join(tmp, relpath)
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
-            target.write_bytes(data)
-            count += 1
+            writer.put(relpath, data)
         if before_swap is not None:
-            before_swap(tmp)          # e.g. the search index, made from the finished pages
+            before_swap(tmp, writer)  # e.g. the pages (in worker processes), then the search index
+        writer.adopt()
+        manifest = {"inputs": inputs, "files": dict(sorted(writer.digests.items()))}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=0), encoding="utf-8")
+        count = len(writer.digests)
         if output.exists():
             output.rename(old)
         tmp.rename(output)

@@ -24,7 +24,7 @@ GOLDEN = REPO / "tests" / "golden"
 CONTENT = REPO / "content"
 
 
-def tree(root: Path, skip=("pagefind/", "assets/")) -> dict[str, bytes]:
+def tree(root: Path, skip=("pagefind/", "assets/", ".kaohe-manifest.json")) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and not p.relative_to(root).as_posix().startswith(skip)}
 

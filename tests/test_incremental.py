@@ -1,0 +1,106 @@
+"""Rebuilds: nothing changed means nothing is done; otherwise unchanged files keep their inode and
+mtime (an rsync deploy copies only what changed), and a rebuild always equals a full build."""
+from __future__ import annotations
+
+import shutil
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import REPO
+from generator.build import build
+from generator.write import MANIFEST
+
+GOLDEN = REPO / "tests" / "golden" / "content"
+
+
+def files(root):
+    return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def stamps(root):
+    return {rel: (p.stat().st_ino, p.stat().st_mtime_ns) for rel, p in files(root).items()}
+
+
+def same_bytes(a, b):
+    fa, fb = files(a), files(b)
+    fa.pop(MANIFEST, None), fb.pop(MANIFEST, None)
+    assert sorted(fa) == sorted(fb)
+    return [rel for rel in fa if fa[rel].read_bytes() != fb[rel].read_bytes()]
+
+
+def test_nothing_changed_means_nothing_is_done(tmp_path, kaohe):
+    shutil.copytree(GOLDEN, tmp_path / "content")
+    out = tmp_path / "output"
+    assert kaohe("build", "--content", str(tmp_path / "content"), "--output", str(out)).code == 0
+    before = stamps(out)
+    run = kaohe("build", "--content", str(tmp_path / "content"), "--output", str(out))
+    assert run.code == 0 and "没有变化" in run.out and "未改写任何文件" in run.out
+    assert stamps(out) == before
+    # a different option is a different site
+    run = kaohe("build", "--content", str(tmp_path / "content"), "--output", str(out), "--drafts")
+    assert run.code == 0 and "没有变化" not in run.out
+
+
+def test_a_changed_row_rewrites_only_what_changed_and_equals_a_full_build(tmp_path):
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN, content)
+    out = tmp_path / "output"
+    build(content, out, drafts=True, shown="content", search=False)
+    before = stamps(out)
+    # a draft-able change: a unit's name (no locked file is touched)
+    units = content / "units.csv"
+    units.write_text(units.read_text(encoding="utf-8").replace("甲局", "甲局(新名)"), encoding="utf-8")
+    build(content, out, drafts=True, shown="content", search=False)
+    after = stamps(out)
+    kept = [rel for rel in before if rel in after and after[rel] == before[rel]]
+    changed = [rel for rel in after if rel not in before or after[rel] != before[rel]]
+    assert "rules/2023-t/index.html" in kept and "assets/kaohe.css" in kept
+    assert "units/jg-a/index.html" in changed and "results/2023/jg-a/index.html" in changed
+    full = tmp_path / "full"
+    build(content, full, drafts=True, shown="content", search=False)
+    assert same_bytes(out, full) == []
+
+
+EDITS = st.lists(st.sampled_from(["rename", "note", "title", "theme", "correction", "undo"]), min_size=1, max_size=3)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(EDITS)
+def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, edits):
+    root = tmp_path_factory.mktemp("inc")
+    content = root / "content"
+    shutil.copytree(GOLDEN, content)
+    out = root / "output"
+    build(content, out, drafts=True, shown="content", search=False)
+    for i, edit in enumerate(edits):
+        if edit == "rename":
+            p = content / "units.csv"
+            p.write_text(p.read_text(encoding="utf-8").replace("乙局", f"乙局{i}"), encoding="utf-8")
+        elif edit == "note":
+            p = content / "results/2024/corrections.csv"
+            text = p.read_text(encoding="utf-8")
+            if ",note," not in text:
+                p.write_text(text + "2025-02-01,jg-a,A1-2,组织考核,note,学习记录缺失,已补记录,补交学习记录后更正说明\n", encoding="utf-8")
+        elif edit == "title":
+            p = content / "site.yaml"
+            p.write_text(p.read_text(encoding="utf-8").replace("金样例考核网站", f"金样例考核网站{i}"), encoding="utf-8")
+        elif edit == "theme":
+            themes = root / "themes" / "mine" / "templates"
+            themes.mkdir(parents=True, exist_ok=True)
+            (themes / "unit.html").write_text('{% extends "base.html" %}{% block main %}<p>' + str(i)
+                                              + '{{ page.unit.name }}</p>{% endblock %}', encoding="utf-8")
+            p = content / "site.yaml"
+            if "theme:" not in p.read_text(encoding="utf-8"):
+                p.write_text(p.read_text(encoding="utf-8") + "theme: mine\n", encoding="utf-8")
+        elif edit == "correction":
+            p = content / "results/2024/corrections.csv"
+            text = p.read_text(encoding="utf-8")
+            if "jg-b,B1" not in text:
+                p.write_text(text + "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录\n", encoding="utf-8")
+        elif edit == "undo":
+            shutil.copy(GOLDEN / "units.csv", content / "units.csv")
+        build(content, out, drafts=True, shown="content", search=False)
+    full = root / "full"
+    build(content, full, drafts=True, shown="content", search=False)
+    assert same_bytes(out, full) == []
