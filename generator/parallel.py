@@ -56,7 +56,7 @@ def write_pages(model, renderer, files, workers: int, progress=None) -> int:
 
 def _child(model, renderer, files, k, n, counter, errors) -> None:
     try:
-        files.digests = {}
+        files.digests, files.sources = {}, {}
         _render_share(model, renderer, files, k, n, counter, None)
         files.save_part(k)
     except ContentError as exc:
@@ -70,7 +70,9 @@ def _render_share(model, renderer, files, k: int, n: int, counter, progress) -> 
     model.shard = (k, n)
     count = 0
     for page in model.pages():
-        files.put(page.path, renderer.render(page))
+        source = renderer.fingerprint(page)
+        if not files.reuse(page.path, source):
+            files.put(page.path, renderer.render(page))
         count += 1
         if counter is not None and count % 50 == 0:
             with counter.get_lock():

@@ -6,10 +6,11 @@ it has replaces the default one of the same name.
 """
 from __future__ import annotations
 
+import hashlib
 import json
-from pathlib import Path
-
+import pickle
 import traceback
+from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
 
@@ -37,10 +38,23 @@ class Renderer:
     def __init__(self, themes: list[Path], site: SiteInfo):
         self.themes = themes
         self.site = site
+        # everything a page's bytes depend on besides its model: the templates and the generator itself
+        salt = hashlib.sha256(pickle.dumps(site))
+        for folder in [*themes, Path(__file__).parent]:
+            for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+                salt.update(path.as_posix().encode("utf-8") + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        self.salt = salt.digest()
         self.env = Environment(
             loader=ChoiceLoader([FileSystemLoader(str(t / "templates")) for t in themes]),
             autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
             keep_trailing_newline=True)
+
+    def fingerprint(self, page: Page) -> str:
+        """What the page is rendered from: its model, its place and template, the theme and the code.
+        A rebuild keeps the current page when this is unchanged, without rendering it."""
+        parts = (page.path, page.template, page.title, page.section, page.draft, page.search, page.superseded,
+                 page.page)
+        return hashlib.sha256(self.salt + pickle.dumps(parts, protocol=5)).hexdigest()
 
     def render(self, page: Page) -> bytes:
         root = "../" * page.path.count("/")

@@ -48,10 +48,26 @@ def unchanged(output: Path, inputs: str) -> bool:
 class Files:
     """Puts files into the new site folder; a file equal to the current site's is hard-linked from it."""
 
-    def __init__(self, tmp: Path, current: Path, old_digests: dict):
+    def __init__(self, tmp: Path, current: Path, old_digests: dict, old_sources: dict | None = None):
         self.tmp, self.current, self.old = tmp, current, old_digests
+        self.old_sources = old_sources or {}      # page path -> fingerprint of what it was rendered from
         self.digests: dict[str, str] = {}
+        self.sources: dict[str, str] = {}
         self.made: set[Path] = set()
+
+    def reuse(self, relpath: str, source: str) -> bool:
+        """Keep the current site's page when it was rendered from exactly this source: no rendering at all."""
+        self.sources[relpath] = source
+        if self.old_sources.get(relpath) != source or relpath not in self.old:
+            return False
+        target = safe_join(self.tmp, relpath)
+        if target.parent not in self.made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.made.add(target.parent)
+        if not self._link(relpath, target):
+            return False
+        self.digests[relpath] = self.old[relpath]
+        return True
 
     def put(self, relpath: str, data: bytes) -> None:
         target = safe_join(self.tmp, relpath)
@@ -73,12 +89,14 @@ class Files:
 
     def save_part(self, k: int) -> None:
         """A worker process hands its digests to the parent through a file."""
-        (self.tmp / f"{PART}{k}.json").write_text(json.dumps(self.digests), encoding="utf-8")
+        (self.tmp / f"{PART}{k}.json").write_text(json.dumps([self.digests, self.sources]), encoding="utf-8")
 
     def adopt(self) -> None:
         """Take in the workers' digests and the files made by other programs (Pagefind, PDFs)."""
         for part in sorted(self.tmp.glob(f"{PART}*.json")):
-            self.digests.update(json.loads(part.read_text(encoding="utf-8")))
+            digests, sources = json.loads(part.read_text(encoding="utf-8"))
+            self.digests.update(digests)
+            self.sources.update(sources)
             part.unlink()
         for path in sorted(p for p in self.tmp.rglob("*") if p.is_file()):
             rel = path.relative_to(self.tmp).as_posix()
@@ -116,14 +134,16 @@ def write_site(output: Path, files, before_swap=None, inputs: str = "") -> int:
         if leftover.exists():
             shutil.rmtree(leftover)
     try:
-        writer = Files(tmp, output, read_manifest(output).get("files", {}))
+        previous = read_manifest(output)
+        writer = Files(tmp, output, previous.get("files", {}), previous.get("sources", {}))
         tmp.mkdir()
         for relpath, data in (files.items() if isinstance(files, dict) else files):
             writer.put(relpath, data)
         if before_swap is not None:
             before_swap(tmp, writer)  # e.g. the pages (in worker processes), then the search index
         writer.adopt()
-        manifest = {"inputs": inputs, "files": dict(sorted(writer.digests.items()))}
+        manifest = {"inputs": inputs, "files": dict(sorted(writer.digests.items())),
+                    "sources": dict(sorted(writer.sources.items()))}
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=0), encoding="utf-8")
         count = len(writer.digests)
         if output.exists():
