@@ -218,5 +218,5 @@ def site_files(site: Site, *, drafts: bool, profile: str | None, renderer: Rende
             yield from round_data(site, rid, rev, score, f"results/{rid}/r{rev.number}/data/", profile, internal)
     site.model = SiteModel(site, plans, internal, pdf=pdf)   # its pages are rendered in parallel, in finish()
     yield from renderer.assets()
-    yield "assets/lookup.js", lookup_index(site.content, profile == "public")
+    yield "assets/lookup.js", lookup_index(site.content)
     yield "assets/revisions.js", revisions_index(site)

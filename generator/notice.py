@@ -25,6 +25,7 @@ from markupsafe import Markup, escape
 from . import markup
 from .errors import ContentError, Report
 from .model import NoticeData, NoticePage, RoundCard
+from .numbers import date_text
 from .schema import Fields
 from .yamlio import load_yaml, read_text, split_front_matter
 
@@ -251,16 +252,11 @@ def notice_page(source: NoticeSource | None, data: NoticeData, card: RoundCard, 
     if source is None:
         body, annexes = standard_body(data)
         return NoticePage(card, data.organisation, "", title, "各基层党组织", body, data.organisation,
-                          format_date(date), annexes, pdf_url, True)
+                          date_text(date), annexes, pdf_url, True)
     body = _expand(source, data, report)
     annexes = tuple(_annex(name, data) for name in source.annexes)
     return NoticePage(card, data.organisation, source.doc_no, source.title or title, source.to, body,
-                      source.signer, format_date(source.date or date), annexes, pdf_url, False)
-
-
-def format_date(d: dt.date | None) -> str:
-    """成文日期 in Arabic numerals, no leading zeros (GB/T 9704-2012 7.3.5.3)."""
-    return f"{d.year}年{d.month}月{d.day}日" if d else ""
+                      source.signer, date_text(source.date or date), annexes, pdf_url, False)
 
 
 def _leads(html: str) -> str:

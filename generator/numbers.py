@@ -80,8 +80,9 @@ def fmt(units: int, precision: int) -> str:
     return f"{sign}{whole}.{frac:0{precision}d}"
 
 
-def fmt_exact(value: Fraction | int | Decimal, precision: int, scale: int = 1) -> str:
-    return fmt(round_half_up(Fraction(value) if not isinstance(value, Fraction) else value, precision, scale), precision)
+def date_text(d) -> str:
+    """A date as Chinese documents write it, Arabic numerals without leading zeros: 2025年1月20日."""
+    return f"{d.year}年{d.month}月{d.day}日" if d else ""
 
 
 def plain(d: Decimal) -> str:

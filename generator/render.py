@@ -90,7 +90,7 @@ def template_problem(exc: TemplateError, page: Page) -> ContentError:
                                             f"请改正模板,网站未更新")
 
 
-def lookup_index(content, public: bool) -> bytes:
+def lookup_index(content) -> bytes:
     """assets/lookup.js: units and rulebooks by name and former name, for finding them from a file share
     (where Pagefind cannot run). A script assigning a global works from file://, where fetch() does not."""
     entries = [{"t": "单位", "n": u.name, "f": "、".join(u.former_names), "c": u.category, "i": u.id,

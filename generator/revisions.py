@@ -11,10 +11,8 @@ from dataclasses import dataclass, field
 
 from .lock import Revision
 from .model import CorrectionLine, CorrectionsPage, ImpactLine, RevisionBlock, RoundCard, Status
-from .scorecards import unit_card
-
-STATUS_NAMES = {"公示": "公示稿", "published": "已发布"}
-
+from .numbers import date_text
+from .scorecards import STATUS_LABELS, unit_card
 
 @dataclass
 class RoundPlan:
@@ -24,10 +22,6 @@ class RoundPlan:
     revision: Revision | None        # the revision shown there (None: a draft, or pending corrections)
     revisions: list = field(default_factory=list)  # [(Revision, RoundScore)]: every published one, under r<N>/
     pending: int = 0                 # corrections not yet published, applied (drafts only)
-
-
-def date_text(d) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
 
 
 def revision_status(rev: Revision) -> Status:
@@ -77,7 +71,7 @@ def corrections_page(plan: RoundPlan, site, card: RoundCard, base: str) -> Corre
                                         tuple(correction_line(c, number, after, base) for c in rows),
                                         tuple(impact(before, after, {c.unit_id for c in rows}, base))))
         previous_k = k
-    history = tuple((rev.number, STATUS_NAMES.get(rev.status, rev.status), date_text(rev.date),
+    history = tuple((rev.number, STATUS_LABELS.get(rev.status, rev.status), date_text(rev.date),
                      f"{base}r{rev.number}/index.html") for rev in lock.revisions)
     return CorrectionsPage(card, tuple(reversed(blocks)), history)
 

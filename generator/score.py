@@ -17,7 +17,7 @@ from .content import SELF_SOURCE, Content, Round
 from .errors import Report
 from .grid import Grid
 from .layout import Layout, build_layout
-from .numbers import DECIMALS, SCALE, fp, plain, round_half_up
+from .numbers import DECIMALS, SCALE, fp, round_half_up
 from .results import check_rows
 
 SCALE2 = SCALE * SCALE
@@ -284,7 +284,3 @@ def _from_rounds(layout: Layout, prior: dict, source: str, applies: np.ndarray, 
         for u in np.flatnonzero(applies.any(axis=1) & (cnt.max(axis=1) == 0)):
             report.error(rnd.yaml_path, line, f"单位 {layout.units[u].id}({layout.units[u].name})没有参加 from_rounds 中的任何轮次,无法汇总;请从 participants 中删去,或核对分轮次")
     return grid
-
-
-def describe_weights(rnd: Round) -> str:
-    return "、".join(f"{s} {plain(w)}" for s, w in rnd.composition.items())

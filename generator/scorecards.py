@@ -17,7 +17,7 @@ from .data import published_items, published_self
 from .model import (AdjustmentLine, AwardBadge, AwardList, DeductionLine, Download, FrequentDeduction, ItemLine,
                     Link, NoticeData, PreviousResult, RankRow, Ranking, RoundCard, RoundPage, ScorecardPage, SectionLine, Status,
                     UnitCard)
-from .numbers import SCALE, fmt, plain, round_half_up
+from .numbers import SCALE, date_text, fmt, plain, round_half_up
 from .score import SCALE2, RoundScore
 
 STATUS_LABELS = {"draft": "草稿", "公示": "公示稿", "published": "已发布"}
@@ -27,7 +27,7 @@ FREQUENT = 10
 def status_of(rnd) -> Status:
     note = ""
     if rnd.status == "公示":
-        note = f"公示期至 {rnd.until.year}年{rnd.until.month}月{rnd.until.day}日" if rnd.until else "公示期内"
+        note = f"公示期至 {date_text(rnd.until)}" if rnd.until else "公示期内"
     elif rnd.status == "draft":
         note = "草稿:结果尚未公布,仅供内部核对"
     return Status(rnd.status, STATUS_LABELS.get(rnd.status, rnd.status), note)

@@ -149,8 +149,3 @@ def _cell_text(value) -> str:
     if hasattr(value, "isoformat"):
         return value.isoformat()[:10]
     return str(value).strip()
-
-
-def require_columns(frame: pd.DataFrame, required: tuple[str, ...], shown: str) -> list[str]:
-    """Names of required columns that are missing."""
-    return [c for c in required if c not in frame.columns]
