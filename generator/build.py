@@ -6,6 +6,7 @@ disagree. Everything is read, checked and scored in memory before the first byte
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,8 @@ from .pages import SiteModel
 from .parallel import workers_for, write_pages
 from .revisions import plan_round
 from .render import Renderer, lookup_index, theme_dirs
-from .searchindex import run_pagefind
+from .records import search_records
+from .searchindex import BUNDLE, UNIT_RECORDS_LIMIT, SearchIndex
 from . import __version__
 from .render import DEFAULT_THEME
 from .write import inputs_hash, unchanged, write_site
@@ -40,6 +42,7 @@ class Site:
     states: dict = field(default_factory=dict)   # round id -> {corrections included: RoundScore}
     content_dir: str = ""
     model: object = None
+    search_kept: bool = False    # the previous build's search index was kept (its records were unchanged)
 
 
 class Timer:
@@ -163,12 +166,30 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     files = site_files(site, drafts=drafts, profile=profile, renderer=renderer, progress=progress, pdf=pdf)
 
     def finish(tmp: Path, writer) -> None:  # the pages, then what is made from them, before the swap
-        site.pages = write_pages(site.model, renderer, writer, workers_for(len(site.content.units)), progress)
-        timer.lap("生成页面")
-        if search:
-            run_pagefind(tmp, len(site.content.units))
+        index = None
+        if search:   # Pagefind indexes the search records in the background while the pages are rendered
+            records = search_records(site.model, len(site.content.units) <= UNIT_RECORDS_LIMIT)
+            scratch = tmp.parent / f"{tmp.name}-search"
+            index = SearchIndex(records, renderer.render_record, renderer.salt, scratch, tmp / BUNDLE)
+            writer.notes["search"] = index.key
+            writer.foreign.append(BUNDLE)
+            if not index.start(writer.old_notes.get("search")):
+                site.search_kept = writer.keep_tree(BUNDLE + "/")
+                if not site.search_kept:
+                    index.start(None)
+                elif log:
+                    log("  搜索索引:单位名称、细则等检索内容未变,沿用上次的索引")
+        try:
+            site.pages = write_pages(site.model, renderer, writer, workers_for(len(site.content.units)), progress)
+            timer.lap("生成页面")
+            if index is not None:
+                index.finish()
+        finally:
+            if index is not None:
+                index.stop()
+                shutil.rmtree(index.scratch, ignore_errors=True)
         if pdf:
-            print_notices(site, tmp, drafts)
+            writer.foreign += print_notices(site, tmp, drafts)
     site.files = write_site(output, files, before_swap=finish, inputs=inputs)
     timer.lap("搜索索引与交换")
     site.timings += timer.steps
@@ -187,13 +208,16 @@ def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str,
         yield prefix + name, data
 
 
-def print_notices(site: Site, tmp: Path, drafts: bool) -> None:
+def print_notices(site: Site, tmp: Path, drafts: bool) -> list[str]:
     """results/<round>/notice/notice.pdf: each round's 通报 printed by headless Chromium (GB/T 9704 layout)."""
     from .pdf import print_pdf
+    made = []
     for rid in published_rounds(site, drafts):
         lock = site.content.locks.get(rid)
         folder = tmp / "results" / rid / "notice"
         print_pdf(folder / "index.html", folder / "notice.pdf", lock.latest.date if lock else None)
+        made.append(f"results/{rid}/notice/notice.pdf")
+    return made
 
 
 def revisions_index(site: Site) -> bytes:

@@ -7,7 +7,7 @@ Numbers arrive formatted as text ("94.50"): templates never do arithmetic on sco
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from markupsafe import Markup
 
@@ -338,8 +338,20 @@ class Page:
     title: str
     section: str                                 # nav highlight: home | rules | units | results
     draft: bool = False
-    search: dict = field(default_factory=dict)   # Pagefind: {"index": bool, "filters": {...}, "meta": {...}}
     superseded: Link | None = None               # a revision's permanent page: text "<round>:<N>", url of the latest
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRecord:
+    """One entry of the full-text search index, rendered by `search.html` into a small page that Pagefind
+    indexes in place of the page itself (its result links to `path`). It holds what a reader searches
+    by — names, former names, categories, rulebook text — and no scores, so a corrected score never
+    changes the search index."""
+    path: str                                    # the page the result opens, e.g. "units/x/index.html"
+    title: str
+    filters: tuple[tuple[str, str], ...]         # (name, value): 年度, 类别, 类型
+    meta: tuple[tuple[str, str], ...] = ()       # (name, value) shown with the result, e.g. 曾用名
+    lines: tuple[object, ...] = ()               # text (str, or Markup from a rulebook's Markdown)
 
 
 # ---------------------------------------------------------------- publishing

@@ -99,7 +99,7 @@ class SiteModel:
                 links.append(Link("更正记录", f"results/{rid}/corrections/index.html"))
                 links += [Link(f"第 {rev.number} 版", f"results/{rid}/r{rev.number}/index.html") for rev, _ in plan.revisions]
             yield Page(f"results/{rid}/index.html", "round.html", view.overview(rule_url, links), view.rnd.title, "results",
-                       draft, {"index": True, "filters": {"年度": str(view.rnd.year), "类型": "考核轮次"}})
+                       draft)
             yield from self.scorecards(view, draft)
             yield self.notice(view, draft, plan.revision.date if plan.revision else None,
                               f"results/{rid}/notice/notice.pdf" if self.pdf else None)
@@ -182,8 +182,7 @@ class SiteModel:
             old = self.content.rulebooks.get(book.supersedes) if book.supersedes else None
             changes = f"rules/{book.id}/changes/index.html" if old else None
             yield Page(rule_url(book.id), "rulebook.html", self.rulebook(book, tuple(used[book.id]), changes),
-                       book.title, "rules", False,
-                       {"index": True, "filters": {"年度": str(book.year), "类型": "考核细则"}})
+                       book.title, "rules")
             if old:
                 yield Page(changes, "changes.html", ChangesPage(self.card(book), self.card(old), diff_rulebooks(old, book)),
                            f"{book.title} · 修订对照", "rules")
@@ -225,9 +224,7 @@ class SiteModel:
         for i, unit in enumerate(units.values()):
             if not self.mine(i):
                 continue
-            yield Page(f"units/{unit.id}/index.html", "unit.html", self.unit_page(unit, children), unit.name, "units",
-                       False, {"index": True, "filters": {"类别": unit.category, "类型": "单位"},
-                               "meta": {"曾用名": "、".join(unit.former_names)} if unit.former_names else {}})
+            yield Page(f"units/{unit.id}/index.html", "unit.html", self.unit_page(unit, children), unit.name, "units")
 
     def unit_page(self, unit, children) -> UnitPage:
         history = []

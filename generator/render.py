@@ -52,7 +52,7 @@ class Renderer:
     def fingerprint(self, page: Page) -> str:
         """What the page is rendered from: its model, its place and template, the theme and the code.
         A rebuild keeps the current page when this is unchanged, without rendering it."""
-        parts = (page.path, page.template, page.title, page.section, page.draft, page.search, page.superseded,
+        parts = (page.path, page.template, page.title, page.section, page.draft, page.superseded,
                  page.page)
         return hashlib.sha256(self.salt + pickle.dumps(parts, protocol=5)).hexdigest()
 
@@ -63,6 +63,13 @@ class Renderer:
             return template.render(page=page.page, meta=page, site=self.site, root=root).encode("utf-8")
         except TemplateError as exc:
             raise template_problem(exc, page) from None
+
+    def render_record(self, record) -> bytes:
+        """A search record (model.SearchRecord) as the small page Pagefind indexes."""
+        try:
+            return self.env.get_template("search.html").render(record=record, site=self.site).encode("utf-8")
+        except TemplateError as exc:
+            raise template_problem(exc, Page(record.path, "search.html", record, record.title, "")) from None
 
     def assets(self):
         """(assets/<path>, bytes) for every static file; a theme earlier in the list wins."""

@@ -1,4 +1,11 @@
-"""Full-text search with Pagefind, made byte-for-byte reproducible.
+"""Full-text search with Pagefind: run in the background from search records, reused when they are
+unchanged, and made byte-for-byte reproducible.
+
+Pagefind indexes the site's SearchRecords (records.py), each rendered by the theme's `search.html` into a
+small page in a scratch folder at the same relative path as the page it stands for, so every result
+links to the real page. The run starts before the pages are rendered and overlaps with them. The
+records carry no scores: when a rebuild's records (and the search template) are the same as the
+previous build's, the previous index is kept as it is and Pagefind does not run at all.
 
 Pagefind (1.5) writes its filter indexes and its metadata file in hash-map order, which changes from
 run to run (Pagefind issue #638: fragments became stable in 1.3, "filter/metadata indexes" did not).
@@ -16,30 +23,58 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
 
 MAGIC = b"pagefind_dcd"
-INDEXED = "{index.html,rules/**/index.html,units/**/index.html,results/*/index.html}"
-# Pagefind holds every indexed page in memory and runs out near 30,000 pages. Above this many units the
-# unit pages are left out of the full-text index: units are then found by name and former name through
-# assets/lookup.js (which covers every unit, and works from a file share too), and the full-text index
-# keeps every rulebook, item and round.
-UNIT_PAGES_LIMIT = 20_000
-INDEXED_LARGE = "{index.html,rules/**/index.html,results/*/index.html}"
+BUNDLE = "pagefind"
+# Pagefind holds every indexed record in memory (about 23 KB each: 2.3 GB for 100,000). Above this many
+# units the units are left out of the full-text index: they are then found by name, former name and id
+# through assets/lookup.js (which covers every unit, and works from a file share too), and the
+# full-text index keeps every rulebook and round.
+UNIT_RECORDS_LIMIT = 20_000
 
 
-def run_pagefind(site_dir: Path, units: int = 0) -> None:
-    """Index the pages marked data-pagefind-body (units, rulebooks, round overviews), with Chinese
-    word segmentation (pagefind[extended]); writes site_dir/pagefind/, then makes it reproducible."""
-    glob = INDEXED if units <= UNIT_PAGES_LIMIT else INDEXED_LARGE
-    argv = [sys.executable, "-m", "pagefind", "--site", str(site_dir), "--output-subdir", "pagefind",
-            "--keep-index-url", "--silent", "--glob", glob]
-    done = subprocess.run(argv, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"Pagefind 建立搜索索引失败:{done.stderr.strip() or done.stdout.strip()}")
-    canonicalize(site_dir / "pagefind")
+class SearchIndex:
+    """The Pagefind bundle of one build: `start()` before the pages are rendered, `finish()` after."""
+
+    def __init__(self, records, render, salt: bytes, scratch: Path, bundle: Path):
+        self.records = list(records)
+        self.render, self.scratch, self.bundle = render, scratch, bundle
+        self.key = hashlib.sha256(salt + pickle.dumps(self.records, protocol=5)).hexdigest()
+        self.proc = None
+
+    def start(self, previous_key: str | None) -> bool:
+        """Start Pagefind in the background; False (and nothing started) when the previous build's index
+        was made from exactly these records and can be kept."""
+        if previous_key == self.key:
+            return False
+        made = set()
+        for record in self.records:
+            target = self.scratch.joinpath(*record.path.split("/"))
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            target.write_bytes(self.render(record))
+        argv = [sys.executable, "-m", "pagefind", "--site", str(self.scratch), "--output-path", str(self.bundle),
+                "--keep-index-url", "--silent"]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return True
+
+    def finish(self) -> None:
+        if self.proc is None:
+            return
+        out, err = self.proc.communicate()
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"Pagefind 建立搜索索引失败:{err.strip() or out.strip()}")
+        canonicalize(self.bundle)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 # ------------------------------------------------------------------ CBOR (the subset Pagefind writes)

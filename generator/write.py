@@ -48,12 +48,35 @@ def unchanged(output: Path, inputs: str) -> bool:
 class Files:
     """Puts files into the new site folder; a file equal to the current site's is hard-linked from it."""
 
-    def __init__(self, tmp: Path, current: Path, old_digests: dict, old_sources: dict | None = None):
+    def __init__(self, tmp: Path, current: Path, old_digests: dict, old_sources: dict | None = None,
+                 old_notes: dict | None = None):
         self.tmp, self.current, self.old = tmp, current, old_digests
         self.old_sources = old_sources or {}      # page path -> fingerprint of what it was rendered from
+        self.old_notes = old_notes or {}          # e.g. {"search": key of the records the search index came from}
         self.digests: dict[str, str] = {}
         self.sources: dict[str, str] = {}
+        self.notes: dict[str, str] = {}
+        self.foreign: list[str] = []              # files or folders written by other programs, see adopt()
         self.made: set[Path] = set()
+
+    def keep_tree(self, prefix: str) -> bool:
+        """Keep every file of the current site under `prefix` (e.g. "pagefind/") as it is; False if any is
+        missing, in which case the folder must be made afresh."""
+        kept = {rel: digest for rel, digest in self.old.items() if rel.startswith(prefix)}
+        if not kept:
+            return False
+        for rel in sorted(kept):
+            target = safe_join(self.tmp, rel)
+            if target.parent not in self.made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.made.add(target.parent)
+            if not self._link(rel, target):
+                shutil.rmtree(safe_join(self.tmp, prefix.rstrip("/")), ignore_errors=True)
+                for done in kept:
+                    self.digests.pop(done, None)
+                return False
+            self.digests[rel] = kept[rel]
+        return True
 
     def reuse(self, relpath: str, source: str) -> bool:
         """Keep the current site's page when it was rendered from exactly this source: no rendering at all."""
@@ -92,13 +115,18 @@ class Files:
         (self.tmp / f"{PART}{k}.json").write_text(json.dumps([self.digests, self.sources]), encoding="utf-8")
 
     def adopt(self) -> None:
-        """Take in the workers' digests and the files made by other programs (Pagefind, PDFs)."""
+        """Take in the workers' digests and the files made by other programs (Pagefind, PDFs), which were
+        announced in `self.foreign` (a file or folder each, relative to the site)."""
         for part in sorted(self.tmp.glob(f"{PART}*.json")):
             digests, sources = json.loads(part.read_text(encoding="utf-8"))
             self.digests.update(digests)
             self.sources.update(sources)
             part.unlink()
-        for path in sorted(p for p in self.tmp.rglob("*") if p.is_file()):
+        made = []
+        for rel in self.foreign:
+            top = safe_join(self.tmp, rel)
+            made += [top] if top.is_file() else [p for p in top.rglob("*") if p.is_file()]
+        for path in sorted(made):
             rel = path.relative_to(self.tmp).as_posix()
             if rel in self.digests or rel == MANIFEST:
                 continue
@@ -135,15 +163,15 @@ def write_site(output: Path, files, before_swap=None, inputs: str = "") -> int:
             shutil.rmtree(leftover)
     try:
         previous = read_manifest(output)
-        writer = Files(tmp, output, previous.get("files", {}), previous.get("sources", {}))
+        writer = Files(tmp, output, previous.get("files", {}), previous.get("sources", {}), previous.get("notes", {}))
         tmp.mkdir()
         for relpath, data in (files.items() if isinstance(files, dict) else files):
             writer.put(relpath, data)
         if before_swap is not None:
             before_swap(tmp, writer)  # e.g. the pages (in worker processes), then the search index
         writer.adopt()
-        manifest = {"inputs": inputs, "files": dict(sorted(writer.digests.items())),
-                    "sources": dict(sorted(writer.sources.items()))}
+        manifest = {"inputs": inputs, "notes": dict(sorted(writer.notes.items())),
+                    "files": dict(sorted(writer.digests.items())), "sources": dict(sorted(writer.sources.items()))}
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=0), encoding="utf-8")
         count = len(writer.digests)
         if output.exists():

@@ -104,3 +104,36 @@ def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, edits):
     full = root / "full"
     build(content, full, drafts=True, shown="content", search=False)
     assert same_bytes(out, full) == []
+
+
+def test_search_index_is_kept_when_only_scores_change(tmp_path):
+    """The full-text index holds names and rulebook text, never scores: a correction leaves the Pagefind
+    bundle untouched (same inodes, Pagefind not run), a renamed unit remakes it, and either way the
+    rebuilt site equals a full build byte for byte, index included."""
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN, content)
+    out = tmp_path / "output"
+
+    def bundle():
+        return {rel: st for rel, st in stamps(out).items() if rel.startswith("pagefind/")}
+
+    def equals_full_build(name):
+        full = tmp_path / name
+        build(content, full, drafts=True, shown="content")
+        assert same_bytes(out, full) == []
+
+    build(content, out, drafts=True, shown="content")
+    first = bundle()
+    assert any(rel.startswith("pagefind/fragment/") for rel in first)
+    fixes = content / "results/2024/corrections.csv"
+    fixes.write_text(fixes.read_text(encoding="utf-8") + "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录\n",
+                     encoding="utf-8")
+    assert build(content, out, drafts=True, shown="content").search_kept
+    assert bundle() == first
+    equals_full_build("full-1")
+
+    units = content / "units.csv"
+    units.write_text(units.read_text(encoding="utf-8").replace("乙局", "乙局(新名)"), encoding="utf-8")
+    assert not build(content, out, drafts=True, shown="content").search_kept
+    assert bundle() != first
+    equals_full_build("full-2")

@@ -260,3 +260,33 @@ def test_a_theme_error_in_a_worker_process_is_reported_and_the_site_stays(tmp_pa
     run = kaohe("build", "--content", "content", "--output", "output")
     assert run.code == 1 and any("主题模板渲染出错" in line for line in run.lines)
     assert tree(tmp_path / "output") == before
+
+
+def test_search_records_hold_names_and_rulebook_text_but_no_scores(tmp_path):
+    """What Pagefind indexes: every unit (by name, former name, category), every rulebook with its item
+    and criterion text, every round; no score, grade or rank, so a correction never touches the index."""
+    from html import escape
+    from generator.records import search_records
+    from generator.render import Renderer, DEFAULT_THEME
+    from generator.model import SiteInfo
+    site = build(GOLDEN / "content", tmp_path / "output", drafts=True, shown="content", search=False)
+    records = {r.path: r for r in search_records(site.model)}
+    content = site.content
+    assert {f"units/{u}/index.html" for u in content.units} <= set(records)
+    assert {f"rules/{b}/index.html" for b in content.rulebooks} <= set(records)
+    assert {f"results/{r}/index.html" for r in site.scores} <= set(records)
+    renderer = Renderer([DEFAULT_THEME], SiteInfo("t", "o", False))
+    for book in content.rulebooks.values():
+        page = renderer.render_record(records[f"rules/{book.id}/index.html"]).decode("utf-8")
+        assert "data-pagefind-body" in page and 'data-pagefind-filter="类型:考核细则"' in page
+        for item in (it for s in book.sections for it in s.items):
+            assert escape(item.title) in page
+            assert all(escape(c.text) in page for c in item.criteria)
+    former = next(u for u in content.units.values() if u.former_names)
+    assert ("曾用名", "、".join(former.former_names)) in records[f"units/{former.id}/index.html"].meta
+    for rid, score in site.scores.items():
+        for u, unit in enumerate(score.layout.units):
+            text = renderer.render_record(records[f"units/{unit.id}/index.html"]).decode("utf-8")
+            assert escape(unit.name) in text and f"类别:{escape(unit.category)}" in text
+            total = site.model.views[rid].totals[u]
+            assert total not in text and "名次" not in text and "等次" not in text, (unit.id, total)
