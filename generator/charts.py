@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 from typing import Sequence
@@ -50,15 +51,18 @@ def _rate(x: float) -> float:
     return min(max(v, 0.0), 1.0)
 
 
+@lru_cache(maxsize=8192)     # pure; the same legend, ticks and labels recur on every page
 def _text(x: float, y: float, s: str, cls: str = "kh-label", anchor: str = "start", size: float = FONT) -> str:
     return (f'<text class="{cls}" x="{_f(x)}" y="{_f(y)}" text-anchor="{anchor}" font-size="{_f(size)}" '
             f'fill="{TEXT_FILL}">{_esc(s)}</text>')
 
 
+@lru_cache(maxsize=8192)     # pure; the same legend, ticks and labels recur on every page
 def _rect(x: float, y: float, w: float, h: float, cls: str, paint: str) -> str:
     return f'<rect class="{cls}" x="{_f(x)}" y="{_f(y)}" width="{_f(w)}" height="{_f(h)}" {paint}/>'
 
 
+@lru_cache(maxsize=8192)     # pure; the same legend, ticks and labels recur on every page
 def _line(x1: float, y1: float, x2: float, y2: float, cls: str, paint: str) -> str:
     return f'<line class="{cls}" x1="{_f(x1)}" y1="{_f(y1)}" x2="{_f(x2)}" y2="{_f(y2)}" {paint}/>'
 

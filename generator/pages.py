@@ -12,7 +12,7 @@ from .changes import diff_rulebooks
 from .content import KIND_NAMES
 from .markup import render
 from .model import (ChangesPage, CriterionView, HistoryRow, HomePage, ItemView, Link, Page, PreviousResult,
-                    RuleLine, RulebookCard, RulebookPage, RulesIndexPage, SectionView, UnitGroup, UnitPage,
+                    RoundTile, RuleLine, RulebookCard, RulebookPage, RulesIndexPage, SectionView, UnitGroup, UnitPage,
                     UnitsIndexPage)
 from .numbers import plain
 from .errors import Report
@@ -151,7 +151,7 @@ class SiteModel:
 
     def home(self) -> Page:
         main = [rid for rid in reversed(self.round_ids) if rid not in self.sub_rounds]
-        cards = tuple(self.views[rid].card for rid in main)
+        cards = tuple(RoundTile(self.views[rid].card, self.views[rid].grades_chart()) for rid in main)
         notices = tuple(Link(f"关于{self.views[rid].rnd.title}结果的通报", f"results/{rid}/notice/index.html")
                         for rid in main[:HOME_ROUNDS])
         page = HomePage(cards, len(self.content.rulebooks), len(self.content.units), notices)

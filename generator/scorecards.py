@@ -5,7 +5,7 @@ each unit's result rows grouped by position), so building one scorecard is a few
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from decimal import Decimal
 from fractions import Fraction
 
@@ -22,6 +22,9 @@ from .score import SCALE2, RoundScore
 
 STATUS_LABELS = {"draft": "草稿", "公示": "公示稿", "published": "已发布"}
 FREQUENT = 10
+ROW_FIELDS = ("kind", "idx", "gi", "source", "count", "value", "rating", "note")
+Row = namedtuple("Row", ROW_FIELDS)
+MEMO_LIMIT = 200_000     # item lines remembered per round view; most units share most of theirs
 
 
 def status_of(rnd) -> Status:
@@ -57,21 +60,21 @@ class RoundView:
         self._group_rows()
         self._sections()
         self.card = RoundCard(self.rnd.id, self.rnd.title, self.rnd.year, status or status_of(self.rnd), layout.n_units,
-                              self.base + "index.html",
-                              charts.grade_distribution(f"g-{self.rnd.id}", self.grade_counts(), "等次分布"))
+                              self.base + "index.html")
 
     # ------------------------------------------------------------ precomputation
     def _group_rows(self) -> None:
         rows = self.score.rows
         order = np.argsort(rows["u"].to_numpy(), kind="stable")
-        self.cols = {c: rows[c].to_numpy()[order] for c in ("kind", "idx", "gi", "source", "count", "value", "rating", "note")}
-        self.cols = {c: (v.astype(object) if v.dtype.kind not in "iub" else v) for c, v in self.cols.items()}
+        cols = [rows[c].to_numpy()[order] for c in ROW_FIELDS]
+        self.cols = [(v.tolist() if v.dtype.kind in "iub" else v.astype(object).tolist()) for v in cols]
         us = rows["u"].to_numpy()[order]
-        self.starts = np.searchsorted(us, np.arange(self.layout.n_units + 1), side="left")
+        self.starts = np.searchsorted(us, np.arange(self.layout.n_units + 1), side="left").tolist()
+        self.memo = {}
 
-    def rows_of(self, u: int) -> list[dict]:
+    def rows_of(self, u: int) -> list[Row]:
         a, b = self.starts[u], self.starts[u + 1]
-        return [{c: v[i] for c, v in self.cols.items()} for i in range(a, b)]
+        return list(map(Row._make, zip(*(col[a:b] for col in self.cols)))) if b > a else []
 
     def _sections(self) -> None:
         """Exact section sums per unit and their category averages, computed once for the round: section
@@ -98,6 +101,7 @@ class RoundView:
             groups[(unit.category, int(layout.book_of[u]))].append(u)
         self.groups = groups
         self.averages = {}
+        self.average_shown = {}
         for (cat, b), members in groups.items():
             sums = [Fraction(0)] * len(self.section_cols[b])
             plain_members = [u for u in members if u not in exact_by_unit]
@@ -113,6 +117,17 @@ class RoundView:
                                 layout.books[layout.item_book[gi]].precision) for gi, it in enumerate(layout.items)]
         self.points_units = [round_half_up(Fraction(it.points), layout.books[layout.item_book[gi]].precision)
                              for gi, it in enumerate(layout.items)]
+
+    def category_averages(self, category: str, b: int) -> tuple[list[str], list]:
+        """A category's section averages as shown (text) and as drawn (rate of the section's points)."""
+        key = (category, b)
+        if key not in self.average_shown:
+            p = self.layout.books[b].precision
+            avgs = self.averages[key]
+            self.average_shown[key] = ([fmt(round_half_up(a, p), p) for a in avgs],
+                                       [float(a / Fraction(s.points)) if s.points else None
+                                        for (s, _), a in zip(self.section_cols[b], avgs)])
+        return self.average_shown[key]
 
     def section_values(self, u: int) -> list:
         """The unit's section sums: ints of 1/SCALE², or Fractions where an item was exact."""
@@ -130,6 +145,9 @@ class RoundView:
                     total += cells[gi]
             out.append(total)
         return out
+
+    def grades_chart(self) -> str:
+        return charts.grade_distribution(f"g-{self.rnd.id}", self.grade_counts(), "等次分布")
 
     def grade_counts(self) -> list[tuple[str, int]]:
         names = list(dict.fromkeys(g.name for book in self.layout.books for g in book.grades))
@@ -171,7 +189,7 @@ class RoundView:
                           (("scores.xlsx", "成绩表(Excel)"), ("scores.csv", "成绩表(CSV)"),
                            ("items.csv", "逐项得分(CSV)"), ("scores.json", "成绩数据(JSON)")))
         books = tuple(Link(b.title, rule_url(b.id)) for b in layout.books)
-        return RoundPage(self.card, books, _composition(self.rnd), tuple(self.grade_counts()), tuple(rankings),
+        return RoundPage(self.card, self.grades_chart(), books, _composition(self.rnd), tuple(self.grade_counts()), tuple(rankings),
                          tuple(awards), self.frequent(rule_url), downloads,
                          tuple(Link(r, f"results/{r}/index.html") for r in self.rnd.from_rounds), tuple(links))
 
@@ -212,24 +230,23 @@ class RoundView:
         by_gi = defaultdict(list)
         adjust = defaultdict(list)
         for r in rows:
-            if r["kind"] in ("bonus", "penalty", "veto"):
-                adjust[(r["kind"], r["idx"])].append(r)
+            if r.kind in ("bonus", "penalty", "veto"):
+                adjust[(r.kind, r.idx)].append(r)
             else:
-                by_gi[r["gi"]].append(r)
+                by_gi[r.gi].append(r)
         book_url = rule_url(book.id)
         sections = []
         values = self.section_values(u)
-        averages = self.averages[(unit.category, b)]
-        for (section, gis), value, avg in zip(self.section_cols[b], values, averages):
-            lines = tuple(self._item_line(u, gi, by_gi.get(gi, []), book, book_url) for gi in gis)
-            sections.append(SectionLine(section.id, section.title, plain(section.points),
-                                        fmt(round_half_up(value, p, _scale(value)), p), fmt(round_half_up(avg, p), p), lines))
+        average_texts, average_rates = self.category_averages(unit.category, b)
+        texts = [fmt(round_half_up(value, p, _scale(value)), p) for value in values]
+        for (section, gis), text, avg in zip(self.section_cols[b], texts, average_texts):
+            lines = tuple(self.item_line(u, gi, by_gi.get(gi, ()), book, book_url) for gi in gis)
+            sections.append(SectionLine(section.id, section.title, plain(section.points), text, avg, lines))
         chart = charts.section_comparison(
             f"s-{unit.id}",
-            [(s.title, float(v) / _scale(v) / float(s.points) if s.points else 0.0,
-              float(a / Fraction(s.points)) if s.points else None,
-              f"{fmt(round_half_up(v, p, _scale(v)), p)}/{plain(s.points)}", fmt(round_half_up(a, p), p))
-             for (s, _), v, a in zip(self.section_cols[b], values, averages)],
+            [(s.title, float(v) / _scale(v) / float(s.points) if s.points else 0.0, rate,
+              f"{text}/{plain(s.points)}", avg)
+             for (s, _), v, text, avg, rate in zip(self.section_cols[b], values, texts, average_texts, average_rates)],
             f"各部分得分与{unit.category}平均")
         bonus = self._adjustments(adjust, "bonus", layout.bonus, book_url, "add")
         penalties = self._adjustments(adjust, "penalty", layout.penalties, book_url, "deduct")
@@ -251,7 +268,21 @@ class RoundView:
             chart=chart, previous=self.history(unit.id, self.rnd) if self.history else None, self_total=own_total,
             corrections=tuple(self.corrections.get(unit.id, ())) if self.corrections else ())
 
-    def _item_line(self, u: int, gi: int, rows: list, book, book_url: str) -> ItemLine:
+    def item_line(self, u: int, gi: int, rows, book, book_url: str) -> ItemLine:
+        """One item's line of a scorecard. It depends only on the item, its result rows, its score and the
+        unit's self-assessment, which most units share (at 10,000 units, 3% of the lines are distinct):
+        each distinct line is made once per round and shared."""
+        own = int(self.own[u, gi]) if self.show_self and self.score.own.has[u, gi] else None
+        key = (gi, tuple(rows), int(self.items[u, gi]), own,
+               u if self.layout.items[gi].kind == "aggregate" else None)   # its basis names the unit's children
+        line = self.memo.get(key)
+        if line is None:
+            if len(self.memo) >= MEMO_LIMIT:
+                self.memo.clear()
+            line = self.memo[key] = self._item_line(u, gi, rows, book, book_url)
+        return line
+
+    def _item_line(self, u: int, gi: int, rows, book, book_url: str) -> ItemLine:
         item = self.layout.items[gi]
         p = book.precision
         points = self.points_units[gi]
@@ -259,13 +290,13 @@ class RoundView:
         deductions, notes = [], []
         crit_rows = defaultdict(list)
         for r in rows:
-            if r["kind"] == "criterion":
-                crit_rows[(r["source"], r["idx"])].append(r)
-            elif self.show_notes and r["note"]:
-                notes.append(r["note"])
+            if r.kind == "criterion":
+                crit_rows[(r.source, r.idx)].append(r)
+            elif self.show_notes and r.note:
+                notes.append(r.note)
         for (source, ci), group in crit_rows.items():
             c = self.layout.criteria[ci]
-            count = sum(int(r["count"]) for r in group)
+            count = sum(int(r.count) for r in group)
             if c.zero:
                 lost = "本项不得分" if count else "0"
             else:
@@ -292,18 +323,18 @@ class RoundView:
             how = "平均" if self.rnd.from_stat == "mean" else "合计"
             return [f"由 {len(self.rnd.from_rounds)} 个分轮次中本单位的得分{how}而来"]
         for source in sources:
-            mine = [r for r in rows if r["source"] == source]
-            votes = [r for r in mine if r["kind"] == "vote"]
-            measured = [r for r in mine if r["kind"] in ("measure", "score")]
+            mine = [r for r in rows if r.source == source]
+            votes = [r for r in mine if r.kind == "vote"]
+            measured = [r for r in mine if r.kind in ("measure", "score")]
             if votes:
                 tally = defaultdict(int)
                 for r in votes:
-                    tally[r["rating"]] += int(r["count"])
+                    tally[r.rating] += int(r.count)
                 counted = "、".join(f"{k} {n} 票" for k, n in tally.items() if k not in ABSTAIN_RATINGS)
                 abstain = sum(n for k, n in tally.items() if k in ABSTAIN_RATINGS)
                 out.append(prefix(source) + counted + (f"(另有弃权 {abstain} 票,不计入)" if abstain else ""))
             elif measured:
-                value = _dec_text(int(measured[0]["value"]))
+                value = _dec_text(int(measured[0].value))
                 if item.kind == "direct":
                     out.append(f"{prefix(source)}评定得分 {value}")
                 else:
@@ -334,7 +365,7 @@ class RoundView:
             if k != kind:
                 continue
             rule = rules[idx][1]
-            count = sum(int(r["count"]) for r in group)
+            count = sum(int(r.count) for r in group)
             amount = count * int(getattr(rule, attr) * SCALE)
             if rule.max is not None:
                 amount = min(amount, int(rule.max * SCALE))
@@ -345,7 +376,7 @@ class RoundView:
     def _notes(self, rows) -> tuple[str, ...]:
         if not self.show_notes:
             return ()
-        return tuple(r["note"] for r in rows if r["note"])
+        return tuple(r.note for r in rows if r.note)
 
     def _next_grade(self, u: int, book) -> str:
         if self.score.vetoes[u]:

@@ -13,7 +13,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from markupsafe import Markup
 
 from conftest import REPO
 from generator.errors import ContentError, Report
@@ -46,7 +45,7 @@ def card(status: str = "published") -> RoundCard:
     label = {"公示": "公示稿", "draft": "草稿"}.get(status, "已发布")
     return RoundCard(id="r", title="2024年度党建工作目标管理考核", year=2024,
                      status=Status(status, label, "公示期至 2025年1月27日"), units=4,
-                     url="results/r/index.html", grades=Markup(""))
+                     url="results/r/index.html")
 
 
 FRONT = "---\ndoc_no: 测组通〔2025〕3号\nto: 各基层党组织\nsigner: 中共测试市委组织部\ndate: 2025-01-20\n---\n"

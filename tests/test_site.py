@@ -290,3 +290,24 @@ def test_search_records_hold_names_and_rulebook_text_but_no_scores(tmp_path):
             assert escape(unit.name) in text and f"类别:{escape(unit.category)}" in text
             total = site.model.views[rid].totals[u]
             assert total not in text and "名次" not in text and "等次" not in text, (unit.id, total)
+
+
+def test_item_rows_are_a_theme_fragment_shared_only_between_equal_rows(tmp_path):
+    """scorecard_row.html renders one item row; rows are rendered once per distinct line and shared, so a
+    theme can override the row alone, and each unit still shows its own score on it."""
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN / "content", content)
+    (content / "site.yaml").write_text((content / "site.yaml").read_text(encoding="utf-8") + "theme: mine\n",
+                                       encoding="utf-8")
+    templates = tmp_path / "themes" / "mine" / "templates"
+    templates.mkdir(parents=True)
+    (templates / "scorecard_row.html").write_text(
+        '<tr class="mine" id="{{ it.id }}"><td>{{ it.id }}={{ it.score }}</td></tr>\n', encoding="utf-8")
+    site = build(content, tmp_path / "output", drafts=True, shown="content", search=False)
+    for rid, score in site.scores.items():
+        view = site.model.views[rid]
+        for u, unit in enumerate(score.layout.units):
+            page = (tmp_path / "output" / view.scorecard_url(u)).read_text(encoding="utf-8")
+            card = view.scorecard(u, lambda b: f"rules/{b}/index.html")
+            for line in (it for s in card.sections for it in s.items):
+                assert f'<tr class="mine" id="{line.id}"><td>{line.id}={line.score}</td></tr>' in page
