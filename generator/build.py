@@ -5,14 +5,16 @@ disagree. Everything is read, checked and scored in memory before the first byte
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .content import Content
-from .data import data_files
+from .data import DATA_FILES, data_files
 from .errors import Report
 from .load import load_content
 from .corrections import apply as apply_corrections
@@ -43,6 +45,7 @@ class Site:
     content_dir: str = ""
     model: object = None
     search_kept: bool = False    # the previous build's search index was kept (its records were unchanged)
+    kept: int = 0                # pages kept from the previous build without rendering (their inputs were the same)
 
 
 class Timer:
@@ -165,14 +168,13 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     timer = Timer(log)
     files = site_files(site, drafts=drafts, profile=profile, renderer=renderer, progress=progress, pdf=pdf)
 
-    def finish(tmp: Path, writer) -> None:  # the pages, then what is made from them, before the swap
+    def finish(writer) -> None:  # the pages, then what is made from them, before the site is replaced
         index = None
         if search:   # Pagefind indexes the search records in the background while the pages are rendered
             records = search_records(site.model, len(site.content.units) <= UNIT_RECORDS_LIMIT)
-            scratch = tmp.parent / f"{tmp.name}-search"
-            index = SearchIndex(records, renderer.render_record, renderer.salt, scratch, tmp / BUNDLE)
+            scratch = output.absolute().parent / f".{output.name}.search-{os.getpid()}"
+            index = SearchIndex(records, renderer.render_record, renderer.salt, scratch, writer.folder(BUNDLE))
             writer.notes["search"] = index.key
-            writer.foreign.append(BUNDLE)
             if not index.start(writer.old_notes.get("search")):
                 site.search_kept = writer.keep_tree(BUNDLE + "/")
                 if not site.search_kept:
@@ -180,6 +182,7 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
                 elif log:
                     log("  搜索索引:单位名称、细则等检索内容未变,沿用上次的索引")
         try:
+            write_data(site, writer, profile, renderer.salt)
             site.pages = write_pages(site.model, renderer, writer, workers_for(len(site.content.units)), progress)
             timer.lap("生成页面")
             if index is not None:
@@ -188,24 +191,40 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
             if index is not None:
                 index.stop()
                 shutil.rmtree(index.scratch, ignore_errors=True)
-        if pdf:
-            writer.foreign += print_notices(site, tmp, drafts)
-    site.files = write_site(output, files, before_swap=finish, inputs=inputs)
+        if pdf:   # Chromium prints the pages as written: a --pdf build always makes a new tree (inplace=False)
+            writer.foreign += print_notices(site, writer.root, drafts)
+    site.files = write_site(output, files, before_swap=finish, inputs=inputs, inplace=not pdf,
+                            done=lambda writer: setattr(site, "kept", writer.kept))
     timer.lap("搜索索引与交换")
     site.timings += timer.steps
     return site
 
 
-def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str, internal):
-    """A revision's data files as archived when it was published (they never change), else made now."""
+def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str, internal, writer,
+               key: str | None):
+    """A revision's data files as archived when it was published (they never change), else the current
+    site's when they were made from the same scores (`key`), else made now."""
     archived = Path(site.content_dir) / "results" / rid / "archive" / f"r{revision.number}" / \
         ("data-public" if profile == "public" else "data") if revision is not None else None
     if archived is not None and archived.is_dir():
         for path in sorted(archived.iterdir()):
-            yield prefix + path.name, path.read_bytes()
+            writer.put(prefix + path.name, path.read_bytes())
+        return
+    if key is not None and all([writer.reuse(prefix + name, key, page=False) for name in DATA_FILES]):
         return
     for name, data in data_files(score, internal).items():
-        yield prefix + name, data
+        writer.put(prefix + name, data)
+
+
+def write_data(site: Site, writer, profile: str, salt: bytes) -> None:
+    """Each round's data files (scores.csv/json/xlsx, items.csv), and each published revision's (archived)."""
+    model = site.model
+    internal = model.internal
+    for rid, plan in model.plans.items():
+        key = hashlib.sha256(salt + model.keys(model.views[rid]).whole("data", profile, internal)).hexdigest()
+        round_data(site, plan.round_id, plan.revision, plan.score, f"results/{rid}/data/", profile, internal, writer, key)
+        for rev, score in plan.revisions:
+            round_data(site, rid, rev, score, f"results/{rid}/r{rev.number}/data/", profile, internal, writer, None)
 
 
 def print_notices(site: Site, tmp: Path, drafts: bool) -> list[str]:
@@ -236,10 +255,6 @@ def site_files(site: Site, *, drafts: bool, profile: str | None, renderer: Rende
     profile = profile or site.content.config.profile
     internal = site.content.config.internal if profile == "public" else ()
     plans = {rid: plan_round(rid, site, drafts) for rid in published_rounds(site, drafts)}
-    for rid, plan in plans.items():
-        yield from round_data(site, plan.round_id, plan.revision, plan.score, f"results/{rid}/data/", profile, internal)
-        for rev, score in plan.revisions:
-            yield from round_data(site, rid, rev, score, f"results/{rid}/r{rev.number}/data/", profile, internal)
     site.model = SiteModel(site, plans, internal, pdf=pdf)   # its pages are rendered in parallel, in finish()
     yield from renderer.assets()
     yield "assets/lookup.js", lookup_index(site.content)

@@ -120,6 +120,8 @@ def _build(args) -> int:
     units = sum(site.scores[r].layout.n_units for r in rounds)
     skipped = len(site.scores) - len(rounds)
     extra = f"(另有 {skipped} 个草稿轮次未输出,加 --drafts 可输出)" if skipped else ""
+    if site.kept:
+        extra += f";其中 {site.pages - site.kept} 个页面重新生成,{site.kept} 个页面的来源未变、沿用上次"
     seconds = time.perf_counter() - start
     print(f"已生成 {args.output}/:{site.pages} 个页面,{len(site.content.units)} 个单位,{len(rounds)} 个轮次"
           f"({units} 个单位次){extra},用时 {seconds:.1f} 秒({site.pages / max(seconds, 1e-9):.0f} 页/秒)。", flush=True)

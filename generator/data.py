@@ -79,6 +79,9 @@ def _join(header: list[str], columns: list[np.ndarray]) -> bytes:
     return (BOM + NEWLINE.join(lines) + NEWLINE).encode("utf-8")
 
 
+DATA_FILES = ("scores.csv", "scores.json", "scores.xlsx", "items.csv")
+
+
 def data_files(score: RoundScore, public_internal: tuple[str, ...] = ()) -> dict[str, bytes]:
     """relative path (under results/<round>/data/) -> file bytes."""
     layout = score.layout

@@ -346,6 +346,8 @@ class Page:
     section: str                                 # nav highlight: home | rules | units | results
     draft: bool = False
     superseded: Link | None = None               # a revision's permanent page: text "<round>:<N>", url of the latest
+    key: bytes | None = None                     # made from exactly these inputs (pagekeys.py); then `page` is None
+    make: object = None                          # …and this callable makes the model, only if the page is rendered
 
 
 @dataclass(frozen=True, slots=True)

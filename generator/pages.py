@@ -6,6 +6,7 @@ so a site of 100,000 units never holds all its page models at once.
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import partial
 
 from . import charts
 from .changes import diff_rulebooks
@@ -17,6 +18,7 @@ from .model import (ChangesPage, CriterionView, HistoryRow, HomePage, ItemView, 
 from .numbers import plain
 from .errors import Report
 from .notice import notice_page
+from .pagekeys import RoundKeys, digest
 from .revisions import correction_line, corrections_page, revision_status
 from .scorecards import RoundView, status_of, unit_card
 
@@ -98,8 +100,8 @@ class SiteModel:
             if rid in self.content.locks:
                 links.append(Link("更正记录", f"results/{rid}/corrections/index.html"))
                 links += [Link(f"第 {rev.number} 版", f"results/{rid}/r{rev.number}/index.html") for rev, _ in plan.revisions]
-            yield Page(f"results/{rid}/index.html", "round.html", view.overview(rule_url, links), view.rnd.title, "results",
-                       draft)
+            yield Page(f"results/{rid}/index.html", "round.html", None, view.rnd.title, "results", draft,
+                       key=self.keys(view).whole("overview", links), make=partial(view.overview, rule_url, links))
             yield from self.scorecards(view, draft)
             yield self.notice(view, draft, plan.revision.date if plan.revision else None,
                               f"results/{rid}/notice/notice.pdf" if self.pdf else None)
@@ -113,28 +115,46 @@ class SiteModel:
                 old = RoundView(score, public_internal=self.internal, history=self.previous,
                                 base=f"results/{rid}/r{rev.number}/", status=revision_status(rev),
                                 corrections=self.unit_corrections(rid, score))
-                yield Page(f"{old.base}index.html", "round.html", old.overview(rule_url, [Link("最新结果", f"results/{rid}/index.html")]),
-                           f"{old.rnd.title}(第 {rev.number} 版)",
-                           "results", False, superseded=latest)
+                links = [Link("最新结果", f"results/{rid}/index.html")]
+                yield Page(f"{old.base}index.html", "round.html", None, f"{old.rnd.title}(第 {rev.number} 版)", "results",
+                           False, superseded=latest, key=self.keys(old).whole("overview", links),
+                           make=partial(old.overview, rule_url, links))
                 yield from self.scorecards(old, False, latest)
                 notice = self.notice(old, False, rev.date, None)
                 notice.superseded = latest
                 yield notice
 
     def notice(self, view: RoundView, draft: bool, date, pdf_url) -> Page:
-        report = Report()
         source = self.content.notices.get(view.rnd.id)
-        page = notice_page(source, view.notice_data(self.content.config.organisation, rule_url), view.card, pdf_url,
-                           report, source.path if source else view.rnd.path, date)
-        report.raise_if_errors()       # found by check() already; a notice that fails here is a bug
-        return Page(f"{view.base}notice/index.html", "notice.html", page, page.title, "results", draft)
+        organisation = self.content.config.organisation
+
+        def make():
+            report = Report()
+            page = notice_page(source, view.notice_data(organisation, rule_url), view.card, pdf_url,
+                               report, source.path if source else view.rnd.path, date)
+            report.raise_if_errors()       # found by check() already; a notice that fails here is a bug
+            return page
+        return Page(f"{view.base}notice/index.html", "notice.html", None, "", "results", draft,
+                    key=self.keys(view).whole("notice", source, organisation, date, pdf_url), make=make)
+
+    def keys(self, view: RoundView) -> RoundKeys:
+        """The page keys of a view, made once (before the workers fork, for the current views)."""
+        if getattr(view, "keys", None) is None:
+            view.keys = RoundKeys(view)
+        return view.keys
+
+    def prepare(self) -> None:
+        """Compute every current view's unit keys once, in the parent, for all workers to share."""
+        for view in self.views.values():
+            self.keys(view).units()
 
     def scorecards(self, view: RoundView, draft: bool, superseded: Link | None = None):
+        keys = self.keys(view)
         for u, unit in enumerate(view.layout.units):
             if not self.mine(u):
                 continue
-            yield Page(view.scorecard_url(u), "scorecard.html", view.scorecard(u, rule_url),
-                       f"{unit.name} · {view.rnd.title}", "results", draft, superseded=superseded)
+            yield Page(view.scorecard_url(u), "scorecard.html", None, f"{unit.name} · {view.rnd.title}", "results",
+                       draft, superseded=superseded, key=keys.unit(u), make=partial(view.scorecard, u, rule_url))
 
     def unit_corrections(self, rid: str, score) -> dict:
         """unit id -> its corrections included in this state of the round (with the revision that published each)."""
@@ -224,7 +244,12 @@ class SiteModel:
         for i, unit in enumerate(units.values()):
             if not self.mine(i):
                 continue
-            yield Page(f"units/{unit.id}/index.html", "unit.html", self.unit_page(unit, children), unit.name, "units")
+            parent = units.get(unit.parent_id) if unit.parent_id else None
+            key = digest(unit, parent, children.get(unit.id, ()),
+                         [(self.keys(self.views[rid]).view_key, self.keys(self.views[rid]).summary(u))
+                          for rid, u in self.taken.get(unit.id, ())])
+            yield Page(f"units/{unit.id}/index.html", "unit.html", None, unit.name, "units", key=key,
+                       make=partial(self.unit_page, unit, children))
 
     def unit_page(self, unit, children) -> UnitPage:
         history = []

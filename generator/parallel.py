@@ -22,6 +22,7 @@ def workers_for(units: int) -> int:
 
 def write_pages(model, renderer, files, workers: int, progress=None) -> int:
     """Render every page of `model` into the new site (`files`: write.Files); returns the number of pages."""
+    model.prepare()        # what every share needs (the page keys), computed once before forking
     if workers <= 1:
         return _render_share(model, renderer, files, 0, 1, None, progress)
     ctx = multiprocessing.get_context("fork")
@@ -56,7 +57,7 @@ def write_pages(model, renderer, files, workers: int, progress=None) -> int:
 
 def _child(model, renderer, files, k, n, counter, errors) -> None:
     try:
-        files.digests, files.sources = {}, {}
+        files.digests, files.sources, files.kept, files.staged = {}, {}, 0, []   # the parent's are its own
         _render_share(model, renderer, files, k, n, counter, None)
         files.save_part(k)
     except ContentError as exc:

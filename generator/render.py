@@ -72,10 +72,13 @@ class Renderer:
         """What the page is rendered from: its model, its place and template, the theme and the code.
         A rebuild keeps the current page when this is unchanged, without rendering it."""
         parts = (page.path, page.template, page.title, page.section, page.draft, page.superseded,
-                 page.page)
+                 page.key if page.key is not None else page.page)
         return hashlib.sha256(self.salt + pickle.dumps(parts, protocol=5)).hexdigest()
 
     def render(self, page: Page) -> bytes:
+        if page.page is None:           # a keyed page: its model is made only now that it is rendered
+            page.page = page.make()
+            page.title = page.title or page.page.title
         root = "../" * page.path.count("/")
         try:
             template = self.env.get_template(page.template)

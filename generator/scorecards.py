@@ -49,6 +49,7 @@ class RoundView:
         self.rnd = layout.round
         self.base = base or f"results/{self.rnd.id}/"
         self.corrections = corrections      # unit id -> (CorrectionLine, …) up to this state
+        self.keys = None                    # pagekeys.RoundKeys, made when the pages are listed
         self.show_notes = "note" not in public_internal
         self.show_self = SELF_SOURCE not in public_internal
         self.history = history          # callable(unit_id, round) -> PreviousResult | None
@@ -119,14 +120,16 @@ class RoundView:
                              for gi, it in enumerate(layout.items)]
 
     def category_averages(self, category: str, b: int) -> tuple[list[str], list]:
-        """A category's section averages as shown (text) and as drawn (rate of the section's points)."""
+        """A category's section averages as shown (text) and as drawn (rate of the section's points). The
+        chart draws the shown, rounded average, so that a small change in one unit's score, which does not
+        move the shown average, leaves the category's other scorecards as they are."""
         key = (category, b)
         if key not in self.average_shown:
             p = self.layout.books[b].precision
-            avgs = self.averages[key]
-            self.average_shown[key] = ([fmt(round_half_up(a, p), p) for a in avgs],
-                                       [float(a / Fraction(s.points)) if s.points else None
-                                        for (s, _), a in zip(self.section_cols[b], avgs)])
+            shown = [round_half_up(a, p) for a in self.averages[key]]
+            self.average_shown[key] = ([fmt(a, p) for a in shown],
+                                       [float(Fraction(a, 10 ** p) / Fraction(s.points)) if s.points else None
+                                        for (s, _), a in zip(self.section_cols[b], shown)])
         return self.average_shown[key]
 
     def section_values(self, u: int) -> list:

@@ -1,10 +1,11 @@
-"""Writing the site: everything is built beside the output folder and swapped in at the end, so an
-interrupted or failed build leaves the previous site whole.
+"""Writing the site so that a failed build leaves the previous site whole.
 
-`.kaohe-manifest.json` in the output records the SHA-256 of every file and a hash of every input
-(content, themes, the generator itself, the build options). A rebuild hard-links each file whose bytes
-did not change from the current site instead of writing it again, so it keeps its modification time
-and an rsync deploy copies only what changed; a rebuild whose inputs did not change does nothing.
+`.kaohe-manifest.json` in the output records the SHA-256 of every file, the source fingerprint of every
+page and a hash of every input (content, themes, the generator itself, the build options). A rebuild
+whose inputs did not change does nothing. Any other rebuild of a site with a manifest updates it in
+place: unchanged files are not touched (they keep their inode and mtime, so an rsync deploy copies only
+what changed), changed files are staged beside their targets and renamed over them at the end. A first
+build is made as a new tree beside the output and swapped in.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from pathlib import Path
 
 MANIFEST = ".kaohe-manifest.json"
 PART = ".kaohe-part-"
+STAGED = ".kaohe-new"          # a changed file, written beside its target until the build has succeeded
+STAGED_DIR = ".kaohe-new-"     # a folder made by another program, beside the one it replaces
 
 
 def read_manifest(output: Path) -> dict:
@@ -46,18 +49,40 @@ def unchanged(output: Path, inputs: str) -> bool:
 
 
 class Files:
-    """Puts files into the new site folder; a file equal to the current site's is hard-linked from it."""
+    """Puts the files of a build into place.
 
-    def __init__(self, tmp: Path, current: Path, old_digests: dict, old_sources: dict | None = None,
-                 old_notes: dict | None = None):
-        self.tmp, self.current, self.old = tmp, current, old_digests
-        self.old_sources = old_sources or {}      # page path -> fingerprint of what it was rendered from
-        self.old_notes = old_notes or {}          # e.g. {"search": key of the records the search index came from}
+    A first build (or one over a folder without a valid manifest) writes a whole new tree beside the
+    output and swaps it in; a file equal to the current site's is hard-linked from it. A rebuild over a
+    site this build made before updates it in place: a changed file is written beside its target
+    (`name.kaohe-new`) and renamed over it only when everything has been made, unchanged files are not
+    touched at all, and a folder made by another program (the Pagefind bundle) is made beside the old
+    one and swapped. Either way nothing the reader sees changes until the build has succeeded.
+    """
+
+    def __init__(self, root: Path, current: Path, previous: dict, inplace: bool = False):
+        self.root, self.current, self.inplace = root, current, inplace
+        self.old = previous.get("files", {})
+        self.old_sources = previous.get("sources", {})   # page path -> fingerprint of what it was rendered from
+        self.old_notes = previous.get("notes", {})       # e.g. {"search": key of the records the index came from}
         self.digests: dict[str, str] = {}
         self.sources: dict[str, str] = {}
         self.notes: dict[str, str] = {}
-        self.foreign: list[str] = []              # files or folders written by other programs, see adopt()
+        self.foreign: list[str] = []              # folders or files written by other programs, see adopt()
+        self.staged: list[str] = []               # in place: files written as name.kaohe-new, renamed at the end
+        self.kept = 0                             # pages kept from the current site without rendering
         self.made: set[Path] = set()
+
+    def folder(self, name: str) -> Path:
+        """Where another program writes the site's top-level folder `name` (e.g. the Pagefind bundle)."""
+        self.foreign.append(name)
+        return self.root / (f"{STAGED_DIR}{name}" if self.inplace else name)
+
+    def _target(self, relpath: str) -> Path:
+        target = safe_join(self.root, relpath)
+        if target.parent not in self.made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.made.add(target.parent)
+        return target
 
     def keep_tree(self, prefix: str) -> bool:
         """Keep every file of the current site under `prefix` (e.g. "pagefind/") as it is; False if any is
@@ -66,41 +91,46 @@ class Files:
         if not kept:
             return False
         for rel in sorted(kept):
-            target = safe_join(self.tmp, rel)
-            if target.parent not in self.made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                self.made.add(target.parent)
-            if not self._link(rel, target):
-                shutil.rmtree(safe_join(self.tmp, prefix.rstrip("/")), ignore_errors=True)
+            if self.inplace:
+                ok = safe_join(self.current, rel).is_file()
+            else:
+                ok = self._link(rel, self._target(rel))
+            if not ok:
+                shutil.rmtree(safe_join(self.root, prefix.rstrip("/")), ignore_errors=True) if not self.inplace else None
                 for done in kept:
                     self.digests.pop(done, None)
                 return False
             self.digests[rel] = kept[rel]
+        self.foreign = [f for f in self.foreign if f != prefix.rstrip("/")]
         return True
 
-    def reuse(self, relpath: str, source: str) -> bool:
-        """Keep the current site's page when it was rendered from exactly this source: no rendering at all."""
+    def reuse(self, relpath: str, source: str, page: bool = True) -> bool:
+        """Keep the current site's page (or data file) when it was made from exactly this source: it is not
+        made at all."""
         self.sources[relpath] = source
         if self.old_sources.get(relpath) != source or relpath not in self.old:
             return False
-        target = safe_join(self.tmp, relpath)
-        if target.parent not in self.made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.made.add(target.parent)
-        if not self._link(relpath, target):
+        if self.inplace:
+            if not os.path.isfile(safe_join(self.current, relpath)):
+                return False
+        elif not self._link(relpath, self._target(relpath)):
             return False
         self.digests[relpath] = self.old[relpath]
+        self.kept += page
         return True
 
     def put(self, relpath: str, data: bytes) -> None:
-        target = safe_join(self.tmp, relpath)
-        if target.parent not in self.made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.made.add(target.parent)
         digest = hashlib.sha256(data).hexdigest()
         self.digests[relpath] = digest
-        if self.old.get(relpath) == digest and self._link(relpath, target):
-            return
+        if self.old.get(relpath) == digest:
+            if self.inplace and os.path.isfile(safe_join(self.current, relpath)):
+                return
+            if not self.inplace and self._link(relpath, self._target(relpath)):
+                return
+        target = self._target(relpath)
+        if self.inplace:
+            target = target.with_name(target.name + STAGED)
+            self.staged.append(relpath)
         target.write_bytes(data)
 
     def _link(self, relpath: str, target: Path) -> bool:
@@ -112,33 +142,70 @@ class Files:
 
     def save_part(self, k: int) -> None:
         """A worker process hands its digests to the parent through a file."""
-        (self.tmp / f"{PART}{k}.json").write_text(json.dumps([self.digests, self.sources]), encoding="utf-8")
+        part = self.root / f"{PART}{k}.json"
+        part.write_text(json.dumps([self.digests, self.sources, self.kept, self.staged]), encoding="utf-8")
 
     def adopt(self) -> None:
         """Take in the workers' digests and the files made by other programs (Pagefind, PDFs), which were
-        announced in `self.foreign` (a file or folder each, relative to the site)."""
-        for part in sorted(self.tmp.glob(f"{PART}*.json")):
-            digests, sources = json.loads(part.read_text(encoding="utf-8"))
+        announced through `folder()` or in `self.foreign` (a file or folder each, relative to the site)."""
+        for part in sorted(self.root.glob(f"{PART}*.json")):
+            digests, sources, kept, staged = json.loads(part.read_text(encoding="utf-8"))
             self.digests.update(digests)
             self.sources.update(sources)
+            self.kept += kept
+            self.staged += staged
             part.unlink()
-        made = []
         for rel in self.foreign:
-            top = safe_join(self.tmp, rel)
-            made += [top] if top.is_file() else [p for p in top.rglob("*") if p.is_file()]
-        for path in sorted(made):
-            rel = path.relative_to(self.tmp).as_posix()
-            if rel in self.digests or rel == MANIFEST:
-                continue
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            self.digests[rel] = digest
-            if self.old.get(rel) == digest:
-                spare = path.with_name(path.name + ".kaohe-new")
-                path.rename(spare)
-                if self._link(rel, path):
-                    spare.unlink()
-                else:
-                    spare.rename(path)
+            top = self.root / (f"{STAGED_DIR}{rel}" if self.inplace else rel)
+            made = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+            for path in made:
+                name = rel + path.as_posix()[len(top.as_posix()):]
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                self.digests[name] = digest
+                if not self.inplace and self.old.get(name) == digest:
+                    spare = path.with_name(path.name + STAGED)
+                    path.rename(spare)
+                    if self._link(name, path):
+                        spare.unlink()
+                    else:
+                        spare.rename(path)
+
+    def discard(self) -> None:
+        """In place, after a failure: remove what this build staged; the site is as it was."""
+        for rel in self.staged:
+            target = safe_join(self.root, rel)
+            target.with_name(target.name + STAGED).unlink(missing_ok=True)
+        for rel in self.foreign:
+            shutil.rmtree(self.root / f"{STAGED_DIR}{rel}", ignore_errors=True)
+        for part in self.root.glob(f"{PART}*.json"):
+            part.unlink()
+
+    def commit(self, manifest: dict) -> None:
+        """In place: rename the staged files over their targets, swap the foreign folders, delete the files
+        this build no longer makes, then write the manifest. The old manifest goes first, so that if this is
+        interrupted the next build makes a whole new tree rather than trusting a half-updated one."""
+        (self.root / MANIFEST).unlink(missing_ok=True)
+        for rel in self.staged:
+            target = safe_join(self.root, rel)
+            os.replace(target.with_name(target.name + STAGED), target)
+        for rel in self.foreign:
+            staged, final, old = (self.root / f"{STAGED_DIR}{rel}", self.root / rel, self.root / f"{STAGED_DIR}old-{rel}")
+            if final.exists():
+                final.rename(old)
+            staged.rename(final)
+            shutil.rmtree(old, ignore_errors=True)
+        gone = sorted(set(self.old) - set(self.digests), reverse=True)
+        for rel in gone:
+            path = safe_join(self.root, rel)
+            path.unlink(missing_ok=True)
+            for folder in path.parents:
+                if folder == self.root:
+                    break
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+        write_manifest(self.root, manifest)
 
 
 def safe_join(root: Path, relpath: str) -> Path:
@@ -149,30 +216,51 @@ def safe_join(root: Path, relpath: str) -> Path:
     return root.joinpath(*parts)
 
 
-def write_site(output: Path, files, before_swap=None, inputs: str = "") -> int:
+def write_manifest(folder: Path, manifest: dict) -> None:
+    (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=0), encoding="utf-8")
+
+
+def write_site(output: Path, files, before_swap=None, inputs: str = "", done=None, inplace: bool = True) -> int:
     """Write (relpath, bytes) pairs (a dict or an iterator: files are written as they are made, so a
-    large site never sits in memory whole) beside `output`, then swap it in. `before_swap(tmp, files)`
-    may add more (through `files.put`, or by writing into tmp). Returns the file count."""
+    large site never sits in memory whole), then `before_swap(writer)`, which may add more (through
+    `writer.put`, `writer.reuse`, or a program writing into `writer.folder(name)`), then put the result
+    in place (see Files). A site with a valid manifest is updated in place when `inplace`; anything else
+    is built as a new tree beside `output` and swapped in. Returns the file count."""
     output = output.absolute()
     parent = output.parent
     parent.mkdir(parents=True, exist_ok=True)
+    previous = read_manifest(output)
+    if inplace and previous.get("files") and output.is_dir():
+        writer = Files(output, output, previous, inplace=True)
+        try:
+            for relpath, data in (files.items() if isinstance(files, dict) else files):
+                writer.put(relpath, data)
+            if before_swap is not None:
+                before_swap(writer)
+            writer.adopt()
+            if done is not None:
+                done(writer)
+        except BaseException:
+            writer.discard()
+            raise
+        writer.commit(manifest_of(writer, inputs))
+        return len(writer.digests)
     tmp = parent / f".{output.name}.new-{os.getpid()}"
     old = parent / f".{output.name}.old-{os.getpid()}"
     for leftover in (tmp, old):
         if leftover.exists():
             shutil.rmtree(leftover)
     try:
-        previous = read_manifest(output)
-        writer = Files(tmp, output, previous.get("files", {}), previous.get("sources", {}), previous.get("notes", {}))
+        writer = Files(tmp, output, previous)
         tmp.mkdir()
         for relpath, data in (files.items() if isinstance(files, dict) else files):
             writer.put(relpath, data)
         if before_swap is not None:
-            before_swap(tmp, writer)  # e.g. the pages (in worker processes), then the search index
+            before_swap(writer)  # e.g. the pages (in worker processes), then the search index
         writer.adopt()
-        manifest = {"inputs": inputs, "notes": dict(sorted(writer.notes.items())),
-                    "files": dict(sorted(writer.digests.items())), "sources": dict(sorted(writer.sources.items()))}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=0), encoding="utf-8")
+        if done is not None:
+            done(writer)
+        write_manifest(tmp, manifest_of(writer, inputs))
         count = len(writer.digests)
         if output.exists():
             output.rename(old)
@@ -186,6 +274,11 @@ def write_site(output: Path, files, before_swap=None, inputs: str = "") -> int:
     if old.exists():
         remove_later(old, count)
     return count
+
+
+def manifest_of(writer: Files, inputs: str) -> dict:
+    return {"inputs": inputs, "notes": dict(sorted(writer.notes.items())),
+            "files": dict(sorted(writer.digests.items())), "sources": dict(sorted(writer.sources.items()))}
 
 
 def remove_later(folder: Path, files: int) -> None:

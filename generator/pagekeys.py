@@ -1,0 +1,94 @@
+"""Page keys: a digest of everything a page is made from, computed without making the page.
+
+A rebuild keeps a page whose key (with the theme and the generator: render.Renderer.fingerprint) is the
+one recorded in the manifest, so the page's model is never built and nothing is rendered. Keys are
+deliberately wide: a key covers *everything* the page's model is computed from (the round, its
+rulebooks, its units, the unit's result rows and scores, its category's shown averages, its result in
+the previous year, its corrections), so a page can be re-rendered needlessly but never kept stale.
+tests/test_incremental.py checks that rebuilds equal full builds after random edits.
+
+For a scorecard the key is made of three parts:
+- the view key: the round as this view shows it (card, base URL, status), its rulebooks and units, and
+  what the profile hides;
+- the category key: the category's section averages as shown and as drawn;
+- the unit key: the unit's row of every score array, its result rows, grade, vetoes, awards, exact
+  values, corrections and previous result (and its children's totals when the rulebook has an
+  aggregate item).
+A unit page is keyed on the unit and, per round it took part in, the view key and the unit's summary
+(total, grade, rank, awards, veto), which is all it shows of a round.
+"""
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections import defaultdict
+
+import numpy as np
+
+
+def digest(*parts) -> bytes:
+    return hashlib.sha256(pickle.dumps(parts, protocol=5)).digest()
+
+
+class RoundKeys:
+    """The page keys of one RoundView (scorecards, overview, notice)."""
+
+    def __init__(self, view):
+        self.view = view
+        score, layout = view.score, view.layout
+        card = view.card
+        self.view_key = digest(view.base, card, layout.round, layout.books, layout.units, view.show_notes,
+                               view.show_self, view.multi_source)
+        columns = [score.item.fp, view.items, view.own, score.own.has,
+                   np.stack([score.total, score.precision, score.rank, score.rank_size, score.bonus, score.bonus_raw,
+                             score.penalty], axis=1)]
+        self.matrix = np.ascontiguousarray(np.hstack([np.asarray(c, dtype=np.int64) for c in columns]))
+        self.categories: dict = {}
+        self.kids = None
+        if any(item.kind == "aggregate" for item in layout.items):
+            self.kids = defaultdict(list)
+            for c, unit in enumerate(layout.units):
+                if unit.parent_id:
+                    self.kids[unit.parent_id].append(c)
+        self._units: list[bytes] | None = None
+
+    def category(self, category: str, b: int) -> bytes:
+        key = (category, b)
+        if key not in self.categories:
+            self.categories[key] = digest(self.view.category_averages(category, b))
+        return self.categories[key]
+
+    def unit(self, u: int) -> bytes:
+        if self._units is not None:
+            return self._units[u]
+        return self._unit(u)
+
+    def _unit(self, u: int) -> bytes:
+        view, score, layout = self.view, self.view.score, self.view.layout
+        unit = layout.units[u]
+        a, z = view.starts[u], view.starts[u + 1]
+        rows = [col[a:z] for col in view.cols] if z > a else ()
+        kids = [view.totals[c] for c in self.kids.get(unit.id, ())] if self.kids is not None else ()
+        previous = view.history(unit.id, view.rnd) if view.history else None
+        corrections = view.corrections.get(unit.id) if view.corrections else None
+        own = [(gi, v) for (uu, gi), v in score.own.exact.items() if uu == u] if score.own.exact else ()
+        rest = pickle.dumps((rows, score.grade[u], score.vetoes[u], score.awards[u], view.exact_by_unit.get(u), own,
+                             kids, previous, corrections), protocol=5)
+        b = int(layout.book_of[u])
+        return hashlib.sha256(self.view_key + self.category(unit.category, b) + self.matrix[u].tobytes()
+                              + rest).digest()
+
+    def summary(self, u: int) -> tuple:
+        """What a unit page shows of this round: total, grade, rank, awards, veto (with the view key)."""
+        score = self.view.score
+        return (int(score.total[u]), int(score.precision[u]), score.grade[u], int(score.rank[u]),
+                int(score.rank_size[u]), score.awards[u], score.vetoes[u])
+
+    def units(self) -> list[bytes]:
+        if self._units is None:
+            self._units = [self._unit(u) for u in range(self.view.layout.n_units)]
+        return self._units
+
+    def whole(self, *extra) -> bytes:
+        """A page that shows every unit of the round (the overview, the 通报)."""
+        return hashlib.sha256(self.view_key + b"".join(self.units()) + digest(*extra)).digest()
