@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from .records import search_records
 from .searchindex import BUNDLE, UNIT_RECORDS_LIMIT, SearchIndex
 from . import __version__
 from .render import DEFAULT_THEME
-from .write import inputs_hash, unchanged, write_site
+from .write import inputs_hash, remove_later, unchanged, write_site
 
 
 @dataclass
@@ -172,7 +171,7 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
         index = None
         if search:   # Pagefind indexes the search records in the background while the pages are rendered
             records = search_records(site.model, len(site.content.units) <= UNIT_RECORDS_LIMIT)
-            scratch = output.absolute().parent / f".{output.name}.search-{os.getpid()}"
+            scratch = scratch_folder(output)
             index = SearchIndex(records, renderer.render_record, renderer.salt, scratch, writer.folder(BUNDLE))
             writer.notes["search"] = index.key
             if not index.start(writer.old_notes.get("search")):
@@ -182,15 +181,15 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
                 elif log:
                     log("  搜索索引:单位名称、细则等检索内容未变,沿用上次的索引")
         try:
-            write_data(site, writer, profile, renderer.salt)
-            site.pages = write_pages(site.model, renderer, writer, workers_for(len(site.content.units)), progress)
+            site.pages = write_pages(site.model, renderer, writer, workers_for(len(site.content.units)), progress,
+                                     [lambda files: write_data(site, files, profile, renderer.salt)])
             timer.lap("生成页面")
             if index is not None:
                 index.finish()
         finally:
             if index is not None:
                 index.stop()
-                shutil.rmtree(index.scratch, ignore_errors=True)
+                remove_later(index.scratch, len(index.records))
         if pdf:   # Chromium prints the pages as written: a --pdf build always makes a new tree (inplace=False)
             writer.foreign += print_notices(site, writer.root, drafts)
     site.files = write_site(output, files, before_swap=finish, inputs=inputs, inplace=not pdf,
@@ -214,6 +213,16 @@ def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str,
         return
     for name, data in data_files(score, internal).items():
         writer.put(prefix + name, data)
+
+
+def scratch_folder(output: Path) -> Path:
+    """A folder for the search records Pagefind reads: in memory (/dev/shm) where there is one, since
+    making ten thousand small files on disk takes seconds; else beside the output."""
+    import tempfile
+    shm = Path("/dev/shm")
+    where = shm if shm.is_dir() and os.access(shm, os.W_OK) else output.absolute().parent
+    where.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="kaohe-search-", dir=where))
 
 
 def write_data(site: Site, writer, profile: str, salt: bytes) -> None:

@@ -20,15 +20,18 @@ def workers_for(units: int) -> int:
     return 1 if units < SMALL else max(1, cores)
 
 
-def write_pages(model, renderer, files, workers: int, progress=None) -> int:
-    """Render every page of `model` into the new site (`files`: write.Files); returns the number of pages."""
+def write_pages(model, renderer, files, workers: int, progress=None, tasks=()) -> int:
+    """Render every page of `model` into the new site (`files`: write.Files); returns the number of pages.
+    `tasks` (callables taking `files`, e.g. writing the data files) are run by the last share, since the
+    first renders the site-wide pages."""
     model.prepare()        # what every share needs (the page keys), computed once before forking
     if workers <= 1:
-        return _render_share(model, renderer, files, 0, 1, None, progress)
+        return _render_share(model, renderer, files, 0, 1, None, progress, tasks)
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("q", 0)
     errors = ctx.SimpleQueue()
-    procs = [ctx.Process(target=_child, args=(model, renderer, files, k, workers, counter, errors), daemon=True)
+    procs = [ctx.Process(target=_child, args=(model, renderer, files, k, workers, counter, errors,
+                                              tasks if k == workers - 1 else ()), daemon=True)
              for k in range(1, workers)]
     for proc in procs:
         proc.start()
@@ -55,10 +58,10 @@ def write_pages(model, renderer, files, workers: int, progress=None) -> int:
     return counter.value if counter is not None else mine
 
 
-def _child(model, renderer, files, k, n, counter, errors) -> None:
+def _child(model, renderer, files, k, n, counter, errors, tasks) -> None:
     try:
         files.digests, files.sources, files.kept, files.staged = {}, {}, 0, []   # the parent's are its own
-        _render_share(model, renderer, files, k, n, counter, None)
+        _render_share(model, renderer, files, k, n, counter, None, tasks)
         files.save_part(k)
     except ContentError as exc:
         errors.put(("content", exc.report))
@@ -67,8 +70,10 @@ def _child(model, renderer, files, k, n, counter, errors) -> None:
         os._exit(1)
 
 
-def _render_share(model, renderer, files, k: int, n: int, counter, progress) -> int:
+def _render_share(model, renderer, files, k: int, n: int, counter, progress, tasks=()) -> int:
     model.shard = (k, n)
+    for task in tasks:
+        task(files)
     count = 0
     for page in model.pages():
         source = renderer.fingerprint(page)

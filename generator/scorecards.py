@@ -242,8 +242,9 @@ class RoundView:
         values = self.section_values(u)
         average_texts, average_rates = self.category_averages(unit.category, b)
         texts = [fmt(round_half_up(value, p, _scale(value)), p) for value in values]
+        row = (self.items[u].tolist(), self.own[u].tolist() if self.show_self else None, self.score.own.has[u].tolist())
         for (section, gis), text, avg in zip(self.section_cols[b], texts, average_texts):
-            lines = tuple(self.item_line(u, gi, by_gi.get(gi, ()), book, book_url) for gi in gis)
+            lines = tuple(self.item_line(u, gi, by_gi.get(gi, ()), book, book_url, row) for gi in gis)
             sections.append(SectionLine(section.id, section.title, plain(section.points), text, avg, lines))
         chart = charts.section_comparison(
             f"s-{unit.id}",
@@ -271,12 +272,15 @@ class RoundView:
             chart=chart, previous=self.history(unit.id, self.rnd) if self.history else None, self_total=own_total,
             corrections=tuple(self.corrections.get(unit.id, ())) if self.corrections else ())
 
-    def item_line(self, u: int, gi: int, rows, book, book_url: str) -> ItemLine:
+    def item_line(self, u: int, gi: int, rows, book, book_url: str, row=None) -> ItemLine:
         """One item's line of a scorecard. It depends only on the item, its result rows, its score and the
         unit's self-assessment, which most units share (at 10,000 units, 3% of the lines are distinct):
-        each distinct line is made once per round and shared."""
-        own = int(self.own[u, gi]) if self.show_self and self.score.own.has[u, gi] else None
-        key = (gi, tuple(rows), int(self.items[u, gi]), own,
+        each distinct line is made once per round and shared. `row`: the unit's (scores, self scores,
+        has self score) as lists, when the caller has them."""
+        items, own_row, has = row if row is not None else (self.items[u].tolist(), self.own[u].tolist(),
+                                                            self.score.own.has[u].tolist())
+        own = own_row[gi] if self.show_self and has[gi] else None
+        key = (gi, tuple(rows), items[gi], own,
                u if self.layout.items[gi].kind == "aggregate" else None)   # its basis names the unit's children
         line = self.memo.get(key)
         if line is None:

@@ -79,9 +79,15 @@ class Files:
 
     def _target(self, relpath: str) -> Path:
         target = safe_join(self.root, relpath)
-        if target.parent not in self.made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.made.add(target.parent)
+        parent = target.parent
+        if parent not in self.made:
+            try:
+                os.mkdir(parent)             # the usual case: one new folder per page, its parent made already
+            except FileExistsError:
+                pass
+            except FileNotFoundError:
+                parent.mkdir(parents=True, exist_ok=True)
+            self.made.add(parent)
         return target
 
     def keep_tree(self, prefix: str) -> bool:
@@ -131,7 +137,13 @@ class Files:
         if self.inplace:
             target = target.with_name(target.name + STAGED)
             self.staged.append(relpath)
-        target.write_bytes(data)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)   # as open(): the umask applies
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
 
     def _link(self, relpath: str, target: Path) -> bool:
         try:
