@@ -71,8 +71,11 @@ class Renderer:
     def fingerprint(self, page: Page) -> str:
         """What the page is rendered from: its model, its place and template, the theme and the code.
         A rebuild keeps the current page when this is unchanged, without rendering it."""
-        parts = (page.path, page.template, page.title, page.section, page.draft, page.superseded,
-                 page.key if page.key is not None else page.page)
+        if page.key is not None:        # a keyed page (pagekeys.py): cheap, no model to pickle
+            head = "\0".join((page.path, page.template, page.title, page.section, str(page.draft),
+                               page.superseded.text + "\0" + page.superseded.url if page.superseded else ""))
+            return hashlib.sha256(self.salt + head.encode("utf-8") + b"\0" + page.key).hexdigest()
+        parts = (page.path, page.template, page.title, page.section, page.draft, page.superseded, page.page)
         return hashlib.sha256(self.salt + pickle.dumps(parts, protocol=5)).hexdigest()
 
     def render(self, page: Page) -> bytes:
