@@ -43,6 +43,7 @@ REPO = BENCH.parent
 WORK = BENCH / "work"
 RESULTS = BENCH / "RESULTS.md"
 WORKLOAD = BENCH / "workload.py"
+SETTLE = 3.0     # seconds of quiet after deleting an old output, before a timed run
 
 
 @dataclass
@@ -84,8 +85,17 @@ def kaohe() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "generator"]
 
 
+def remove(path: Path) -> None:
+    """Delete a previous output and let the disk settle before the timed run: deleting a gigabyte of small
+    files keeps the disk busy (journal, discards) for seconds after rmtree returns, which used to land
+    on the next measurement."""
+    shutil.rmtree(path, ignore_errors=True)
+    os.sync()
+    time.sleep(SETTLE)
+
+
 def remove_output(ctx: Ctx) -> None:
-    shutil.rmtree(ctx.output, ignore_errors=True)
+    remove(ctx.output)
 
 
 def build_untimed(content: Path, output: Path) -> None:
@@ -110,7 +120,9 @@ def setup_correction(ctx: Ctx) -> None:
     """
     base = ctx.correction
     content, output, state_path = base / "content", base / "output", base / "state.json"
-    stamp = (ctx.root / "workload.json").read_text("utf-8")
+    # the copy's output must come from this version of kaohe, or the first timed run renders everything
+    code = hashlib.sha256(b"".join(f.read_bytes() for f in sorted((REPO / "generator").glob("*.py")))).hexdigest()
+    stamp = (ctx.root / "workload.json").read_text("utf-8") + code
     state = json.loads(state_path.read_text("utf-8")) if state_path.is_file() else {}
     if state.get("workload") != stamp or not content.is_dir() or not output.is_dir():
         shutil.rmtree(base, ignore_errors=True)
@@ -143,7 +155,7 @@ def setup_hugo(ctx: Ctx) -> None:
         from make_site import make_site
         make_site(ctx.output, ctx.hugo_site)
         _hugo_sites_made.add(ctx.size)
-    shutil.rmtree(ctx.hugo_public, ignore_errors=True)
+    remove(ctx.hugo_public)
 
 
 KAOHE_PAGES_RE = re.compile(r"(\d+) 个页面.*?([0-9.]+) 页/秒")

@@ -66,13 +66,12 @@ class RoundKeys:
     def _unit(self, u: int) -> bytes:
         view, score, layout = self.view, self.view.score, self.view.layout
         unit = layout.units[u]
-        a, z = view.starts[u], view.starts[u + 1]
-        rows = [col[a:z] for col in view.cols] if z > a else ()
+        rows = view.row_values(u)
         kids = [view.totals[c] for c in self.kids.get(unit.id, ())] if self.kids is not None else ()
         previous = view.history(unit.id, view.rnd) if view.history else None
         corrections = view.corrections.get(unit.id) if view.corrections else None
-        own = [(gi, v) for (uu, gi), v in score.own.exact.items() if uu == u] if score.own.exact else ()
-        rest = pickle.dumps((rows, score.grade[u], score.vetoes[u], score.awards[u], view.exact_by_unit.get(u), own,
+        # self scores are shown as published (view.own, in the matrix), so their exact values need no place here
+        rest = pickle.dumps((rows, score.grade[u], score.vetoes[u], score.awards[u], view.exact_by_unit.get(u),
                              kids, previous, corrections), protocol=5)
         b = int(layout.book_of[u])
         return hashlib.sha256(self.view_key + self.category(unit.category, b) + self.matrix[u].tobytes()

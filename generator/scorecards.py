@@ -24,7 +24,7 @@ STATUS_LABELS = {"draft": "草稿", "公示": "公示稿", "published": "已发�
 FREQUENT = 10
 ROW_FIELDS = ("kind", "idx", "gi", "source", "count", "value", "rating", "note")
 Row = namedtuple("Row", ROW_FIELDS)
-MEMO_LIMIT = 200_000     # item lines remembered per round view; most units share most of theirs
+MEMO_LIMIT = 100_000     # item lines remembered per round view; most units share most of theirs
 
 
 def status_of(rnd) -> Status:
@@ -68,14 +68,21 @@ class RoundView:
         rows = self.score.rows
         order = np.argsort(rows["u"].to_numpy(), kind="stable")
         cols = [rows[c].to_numpy()[order] for c in ROW_FIELDS]
-        self.cols = [(v.tolist() if v.dtype.kind in "iub" else v.astype(object).tolist()) for v in cols]
+        # numpy columns (a list of Python objects per row would hold hundreds of MB at 100,000 units);
+        # a unit's few rows become Python values when its page is made
+        self.cols = [(v if v.dtype.kind in "iub" else v.astype(object)) for v in cols]
         us = rows["u"].to_numpy()[order]
         self.starts = np.searchsorted(us, np.arange(self.layout.n_units + 1), side="left").tolist()
         self.memo = {}
 
-    def rows_of(self, u: int) -> list[Row]:
+    def row_values(self, u: int) -> list[list]:
+        """The unit's result rows, column by column, as Python values."""
         a, b = self.starts[u], self.starts[u + 1]
-        return list(map(Row._make, zip(*(col[a:b] for col in self.cols)))) if b > a else []
+        return [col[a:b].tolist() for col in self.cols] if b > a else []
+
+    def rows_of(self, u: int) -> list[Row]:
+        values = self.row_values(u)
+        return list(map(Row._make, zip(*values))) if values else []
 
     def _sections(self) -> None:
         """Exact section sums per unit and their category averages, computed once for the round: section

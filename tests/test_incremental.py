@@ -137,3 +137,37 @@ def test_search_index_is_kept_when_only_scores_change(tmp_path):
     assert not build(content, out, drafts=True, shown="content").search_kept
     assert bundle() != first
     equals_full_build("full-2")
+
+
+def test_page_keys_are_the_same_in_every_process(tmp_path, kaohe):
+    """Page keys must not depend on the process (Python randomizes str hashes per process): after an edit
+    that changes no page, a rebuild in a new process renders nothing and rewrites nothing."""
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN, content)
+    out = tmp_path / "output"
+    assert kaohe("build", "--content", str(content), "--output", str(out), "--drafts").code == 0
+    before = stamps(out)
+    site_yaml = content / "site.yaml"
+    site_yaml.write_text(site_yaml.read_text(encoding="utf-8") + "# 只加了一行注释\n", encoding="utf-8")
+    run = kaohe("build", "--content", str(content), "--output", str(out), "--drafts")
+    assert run.code == 0 and "其中 0 个页面重新生成" in run.out, run.out
+    after = stamps(out)
+    assert {rel: st for rel, st in after.items() if rel != MANIFEST} == \
+        {rel: st for rel, st in before.items() if rel != MANIFEST}
+
+
+def test_a_correction_renders_only_the_pages_it_changes(tmp_path):
+    """One corrected row re-renders the unit's pages and the round's overview, not the site; and the
+    result equals a full build."""
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN, content)
+    out = tmp_path / "output"
+    first = build(content, out, drafts=True, shown="content", search=False)
+    fixes = content / "results/2024/corrections.csv"
+    fixes.write_text(fixes.read_text(encoding="utf-8") + "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录\n",
+                     encoding="utf-8")
+    site = build(content, out, drafts=True, shown="content", search=False)
+    assert site.pages == first.pages and 0 < site.pages - site.kept < site.pages // 2
+    full = tmp_path / "full"
+    build(content, full, drafts=True, shown="content", search=False)
+    assert same_bytes(out, full) == []
