@@ -170,8 +170,8 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     def finish(writer) -> None:  # the pages, then what is made from them, before the site is replaced
         index = None
         if search:   # Pagefind indexes the search records in the background while the pages are rendered
-            records = search_records(site.model, len(site.content.units) <= UNIT_RECORDS_LIMIT)
-            scratch = scratch_folder(output)
+            records = list(search_records(site.model, len(site.content.units) <= UNIT_RECORDS_LIMIT))
+            scratch = scratch_folder(output, len(records))
             index = SearchIndex(records, renderer.render_record, renderer.salt, scratch, writer.folder(BUNDLE))
             writer.notes["search"] = index.key
             if not index.start(writer.old_notes.get("search")):
@@ -215,12 +215,20 @@ def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str,
         writer.put(prefix + name, data)
 
 
-def scratch_folder(output: Path) -> Path:
-    """A folder for the search records Pagefind reads: in memory (/dev/shm) where there is one, since
-    making ten thousand small files on disk takes seconds; else beside the output."""
+def scratch_folder(output: Path, records: int) -> Path:
+    """A folder for the search records Pagefind reads: in memory (/dev/shm) where there is one with room
+    (a record takes a page of 4 KB and a folder; containers often give /dev/shm only 64 MB), since making
+    ten thousand small files on disk takes seconds; else beside the output."""
     import tempfile
     shm = Path("/dev/shm")
-    where = shm if shm.is_dir() and os.access(shm, os.W_OK) else output.absolute().parent
+    where = output.absolute().parent
+    try:
+        if shm.is_dir() and os.access(shm, os.W_OK):
+            room = os.statvfs(shm)
+            if room.f_bavail * room.f_frsize > 4 * 8192 * (records + 100):
+                where = shm
+    except OSError:
+        pass
     where.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix="kaohe-search-", dir=where))
 
