@@ -26,7 +26,7 @@ from .parallel import workers_for, write_pages
 from .revisions import plan_round
 from .render import Renderer, lookup_index, theme_dirs
 from .records import search_records
-from .searchindex import BUNDLE, UNIT_RECORDS_LIMIT, SearchIndex
+from .searchindex import SearchIndex
 from . import __version__
 from .render import DEFAULT_THEME
 from .write import inputs_hash, remove_later, unchanged, write_site
@@ -170,13 +170,15 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     def finish(writer) -> None:  # the pages, then what is made from them, before the site is replaced
         index = None
         if search:   # Pagefind indexes the search records in the background while the pages are rendered
-            records = list(search_records(site.model, len(site.content.units) <= UNIT_RECORDS_LIMIT))
+            records = list(search_records(site.model))
             scratch = scratch_folder(output, len(records))
-            index = SearchIndex(records, renderer.render_record, renderer.salt, scratch, writer.folder(BUNDLE))
+            index = SearchIndex(records, renderer.render_record, renderer.salt, scratch, writer.folder)
             writer.notes["search"] = index.key
             if not index.start(writer.old_notes.get("search")):
-                site.search_kept = writer.keep_tree(BUNDLE + "/")
-                if not site.search_kept:
+                site.search_kept = all([writer.keep_tree(name + "/") for name in index.names])
+                if not site.search_kept:       # some bundle is missing from the current site: make them all
+                    for name in index.names:
+                        writer.drop_tree(name + "/")
                     index.start(None)
                 elif log:
                     log("  搜索索引:单位名称、细则等检索内容未变,沿用上次的索引")

@@ -334,6 +334,7 @@ class HomePage:
     rulebooks: int
     units: int
     notices: tuple[Link, ...] = ()               # the latest 通报
+    search_bundles: tuple[str, ...] = ()         # further Pagefind bundles to merge ("pagefind-2/", …) on large sites
 
 
 @dataclass

@@ -19,6 +19,7 @@ from .numbers import plain
 from .errors import Report
 from .notice import notice_page
 from .pagekeys import RoundKeys, digest
+from .searchindex import bundle_names
 from .revisions import correction_line, corrections_page, revision_status
 from .scorecards import RoundView, status_of, unit_card
 
@@ -174,7 +175,8 @@ class SiteModel:
         cards = tuple(RoundTile(self.views[rid].card, self.views[rid].grades_chart()) for rid in main)
         notices = tuple(Link(f"关于{self.views[rid].rnd.title}结果的通报", f"results/{rid}/notice/index.html")
                         for rid in main[:HOME_ROUNDS])
-        page = HomePage(cards, len(self.content.rulebooks), len(self.content.units), notices)
+        page = HomePage(cards, len(self.content.rulebooks), len(self.content.units), notices,
+                        tuple(f"{name}/" for name in bundle_names(len(self.content.units))[1:]))
         return Page("index.html", "home.html", page, "首页", "home")
 
     def rule_pages(self):

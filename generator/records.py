@@ -12,7 +12,7 @@ from .model import SearchRecord
 from .numbers import plain
 
 
-def search_records(model, with_units: bool = True):
+def search_records(model):
     """Every record of the site model (pages.SiteModel), in a fixed order."""
     content = model.content
     for book in content.rulebooks.values():
@@ -28,8 +28,6 @@ def search_records(model, with_units: bool = True):
             lines.append("由分轮次汇总:" + "、".join(content.rounds[r].title for r in rnd.from_rounds if r in content.rounds))
         yield SearchRecord(f"results/{rid}/index.html", rnd.title, (("年度", str(rnd.year)), ("类型", "考核轮次")),
                            (), tuple(lines))
-    if not with_units:
-        return
     for unit in content.units.values():
         lines = [f"考核类别:{unit.category}", f"编号:{unit.id}"]
         if unit.former_names:

@@ -3,7 +3,7 @@ unchanged, and made byte-for-byte reproducible.
 
 Pagefind indexes the site's SearchRecords (records.py), each rendered by the theme's `search.html` into a
 small page in a scratch folder at the same relative path as the page it stands for, so every result
-links to the real page. The run starts before the pages are rendered and overlaps with them. The
+links to the real page. A site of more than UNITS_PER_BUNDLE units is indexed in several bundles. The run starts before the pages are rendered and overlaps with them. The
 records carry no scores: when a rebuild's records (and the search template) are the same as the
 previous build's, the previous index is kept as it is and Pagefind does not run at all.
 
@@ -30,37 +30,59 @@ from pathlib import Path
 
 MAGIC = b"pagefind_dcd"
 BUNDLE = "pagefind"
-# Pagefind holds every indexed record in memory (about 23 KB each: 2.3 GB for 100,000). Above this many
-# units the units are left out of the full-text index: they are then found by name, former name and id
-# through assets/lookup.js (which covers every unit, and works from a file share too), and the
-# full-text index keeps every rulebook and round.
-UNIT_RECORDS_LIMIT = 20_000
+# Pagefind holds every record of a run in memory (about 23 KB each: 2.3 GB for 100,000 units). A large
+# site is therefore indexed in several bundles of at most this many units, one Pagefind run after the
+# other: "pagefind/" (rulebooks, rounds and the first units), then "pagefind-2/", "pagefind-3/", …, which
+# the search box merges (PagefindUI mergeIndex), so every unit stays searchable at any size.
+UNITS_PER_BUNDLE = 20_000
+
+
+def bundle_names(units: int) -> list[str]:
+    """The bundle folders of a site with this many units."""
+    return [BUNDLE] + [f"{BUNDLE}-{i}" for i in range(2, -(-units // UNITS_PER_BUNDLE) + 1)]
+
+
+def split(records: list) -> list[list]:
+    """Records by bundle: the first holds every rulebook and round and the first units."""
+    units = [r for r in records if r.path.startswith("units/")]
+    rest = [r for r in records if not r.path.startswith("units/")]
+    chunks = [units[i:i + UNITS_PER_BUNDLE] for i in range(0, len(units), UNITS_PER_BUNDLE)] or [[]]
+    return [rest + chunks[0], *chunks[1:]]
 
 
 class SearchIndex:
-    """The Pagefind bundle of one build: `start()` before the pages are rendered, `finish()` after."""
+    """The Pagefind bundles of one build: `start()` before the pages are rendered, `finish()` after.
+    `folder(name)` says where the bundle `name` is to be written."""
 
-    def __init__(self, records, render, salt: bytes, scratch: Path, bundle: Path):
+    def __init__(self, records, render, salt: bytes, scratch: Path, folder):
         self.records = list(records)
-        self.render, self.scratch, self.bundle = render, scratch, bundle
+        self.render, self.scratch = render, scratch
+        self.parts = split(self.records)
+        self.names = bundle_names(sum(1 for r in self.records if r.path.startswith("units/")))
+        self.folders = [folder(name) for name in self.names]
         self.key = hashlib.sha256(salt + pickle.dumps(self.records, protocol=5)).hexdigest()
         self.proc = None
 
     def start(self, previous_key: str | None) -> bool:
-        """Start Pagefind in the background; False (and nothing started) when the previous build's index
-        was made from exactly these records and can be kept."""
+        """Start Pagefind in the background (one run per bundle, one after the other); False (and nothing
+        started) when the previous build's index was made from exactly these records and can be kept."""
         if previous_key == self.key:
             return False
-        made = set()
-        for record in self.records:
-            target = self.scratch.joinpath(*record.path.split("/"))
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
-            target.write_bytes(self.render(record))
-        argv = [sys.executable, "-m", "pagefind", "--site", str(self.scratch), "--output-path", str(self.bundle),
-                "--keep-index-url", "--silent"]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        runs = []
+        for i, (part, bundle) in enumerate(zip(self.parts, self.folders)):
+            site = self.scratch / str(i + 1)
+            made = set()
+            for record in part:
+                target = site.joinpath(*record.path.split("/"))
+                if target.parent not in made:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(target.parent)
+                target.write_bytes(self.render(record))
+            runs.append([sys.executable, "-m", "pagefind", "--site", str(site), "--output-path", str(bundle),
+                         "--keep-index-url", "--silent"])
+        driver = "import json, subprocess, sys\nfor argv in json.loads(sys.argv[1]):\n    subprocess.run(argv, check=True)"
+        self.proc = subprocess.Popen([sys.executable, "-c", driver, json.dumps(runs)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         return True
 
     def finish(self) -> None:
@@ -68,8 +90,10 @@ class SearchIndex:
             return
         out, err = self.proc.communicate()
         if self.proc.returncode != 0:
-            raise RuntimeError(f"Pagefind 建立搜索索引失败:{err.strip() or out.strip()}")
-        canonicalize(self.bundle)
+            lines = [line for line in (err.strip() or out.strip()).splitlines() if line.strip()]
+            raise RuntimeError(f"Pagefind 建立搜索索引失败:{lines[-1] if lines else self.proc.returncode}")
+        for bundle in self.folders:
+            canonicalize(bundle)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -110,6 +110,15 @@ class Files:
         self.foreign = [f for f in self.foreign if f != prefix.rstrip("/")]
         return True
 
+    def drop_tree(self, prefix: str) -> None:
+        """Undo keep_tree(prefix): the folder is to be made afresh after all."""
+        for rel in [rel for rel in self.digests if rel.startswith(prefix)]:
+            del self.digests[rel]
+        if not self.inplace:
+            shutil.rmtree(safe_join(self.root, prefix.rstrip("/")), ignore_errors=True)
+        if prefix.rstrip("/") not in self.foreign:
+            self.foreign.append(prefix.rstrip("/"))
+
     def reuse(self, relpath: str, source: str, page: bool = True) -> bool:
         """Keep the current site's page (or data file) when it was made from exactly this source: it is not
         made at all."""

@@ -62,12 +62,20 @@ def scores(out: Path, rid: str) -> dict[str, dict]:
 
 # ------------------------------------------------------------------------------------------ fixtures
 
+UNITS_PER_BUNDLE = 50     # the example's units are searched across three Pagefind bundles, as a province's are
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    """The example content built once, by the real command line, into <tmp>/site."""
+    """The example content built once, by the real command line, into <tmp>/site, with its units indexed
+    in bundles of 50 so that the search box has to merge three bundles."""
+    from generator import searchindex
     out = tmp_path_factory.mktemp("browser") / SUB
-    assert main(["build", "--content", str(CONTENT), "--output", str(out)]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(searchindex, "UNITS_PER_BUNDLE", UNITS_PER_BUNDLE)
+        assert main(["build", "--content", str(CONTENT), "--output", str(out)]) == 0
     assert (out / "index.html").is_file() and (out / "pagefind").is_dir()
+    assert (out / "pagefind-2").is_dir() and (out / "pagefind-3").is_dir() and not (out / "pagefind-4").exists()
     return out
 
 
@@ -279,10 +287,12 @@ def test_deduction_links_to_criterion(page, watch, base, site, rid, uid):
     watch.assert_clean()
 
 
-def test_pagefind_search_over_http(page, watch, base):
-    """Full-text search on the home page finds the unit by its Chinese name; the result links carry the
-    sub-path and lead to the unit page."""
-    name = units_csv()[UNIT]["name"]
+@pytest.mark.parametrize("which", ["example unit", "last unit"])
+def test_pagefind_search_over_http(page, watch, base, which):
+    """Full-text search on the home page finds the unit by its Chinese name, whichever bundle indexes it
+    (the last unit is in the third); the result links carry the sub-path and lead to the unit page."""
+    uid = UNIT if which == "example unit" else list(units_csv())[-1]
+    name = units_csv()[uid]["name"]
     page.goto(base + "index.html")
     box = page.locator("#kh-pagefind .pagefind-ui__search-input")
     expect(box).to_be_visible()
@@ -293,7 +303,7 @@ def test_pagefind_search_over_http(page, watch, base):
     expect(results.first).to_be_visible()
     hit = results.filter(has_text=name)
     expect(hit.first).to_be_visible()
-    wanted = f"/{SUB}/units/{UNIT}/index.html"
+    wanted = f"/{SUB}/units/{uid}/index.html"
     hrefs = [a.get_attribute("href") or "" for a in results.all()]
     assert all(h.startswith(f"/{SUB}/") for h in hrefs), hrefs
     assert wanted in hrefs, hrefs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -106,16 +107,20 @@ def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, edits):
     assert same_bytes(out, full) == []
 
 
-def test_search_index_is_kept_when_only_scores_change(tmp_path):
+@pytest.mark.parametrize("per_bundle", [20_000, 2])
+def test_search_index_is_kept_when_only_scores_change(tmp_path, monkeypatch, per_bundle):
     """The full-text index holds names and rulebook text, never scores: a correction leaves the Pagefind
-    bundle untouched (same inodes, Pagefind not run), a renamed unit remakes it, and either way the
-    rebuilt site equals a full build byte for byte, index included."""
+    bundles untouched (same inodes, Pagefind not run), a renamed unit remakes them, and either way the
+    rebuilt site equals a full build byte for byte, index included. Also with the units split over
+    several bundles, as on a province's site."""
+    from generator import searchindex
+    monkeypatch.setattr(searchindex, "UNITS_PER_BUNDLE", per_bundle)
     content = tmp_path / "content"
     shutil.copytree(GOLDEN, content)
     out = tmp_path / "output"
 
     def bundle():
-        return {rel: st for rel, st in stamps(out).items() if rel.startswith("pagefind/")}
+        return {rel: st for rel, st in stamps(out).items() if rel.startswith("pagefind")}
 
     def equals_full_build(name):
         full = tmp_path / name
@@ -125,6 +130,7 @@ def test_search_index_is_kept_when_only_scores_change(tmp_path):
     build(content, out, drafts=True, shown="content")
     first = bundle()
     assert any(rel.startswith("pagefind/fragment/") for rel in first)
+    assert (out / "pagefind-2").is_dir() == (per_bundle == 2)     # 4 units: two bundles of two
     fixes = content / "results/2024/corrections.csv"
     fixes.write_text(fixes.read_text(encoding="utf-8") + "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录\n",
                      encoding="utf-8")

@@ -80,10 +80,14 @@
         // Pagefind stores result URLs from the site root ("/units/x/index.html"): prefix the path the
         // site is served under, so the site works from any sub-path of the intranet server.
         var base = new URL(root || "./", location.href).pathname;
+        // a large site's units are indexed in several bundles (pagefind-2/, …): search them all at once
+        var merge = (pf.getAttribute("data-kh-merge") || "").split(" ").filter(Boolean).map(function (b) {
+          return { bundlePath: new URL(root + b, location.href).href, baseUrl: base };
+        });
         /* global PagefindUI */
         new PagefindUI({ element: "#kh-pagefind", showSubResults: false, showImages: false,
                          baseUrl: base, bundlePath: new URL(root + "pagefind/", location.href).href,
-                         resetStyles: false });
+                         mergeIndex: merge, resetStyles: false });
       };
       document.body.appendChild(s);
     } else {
