@@ -19,6 +19,7 @@ MANIFEST = ".kaohe-manifest.json"
 PART = ".kaohe-part-"
 STAGED = ".kaohe-new"          # a changed file, written beside its target until the build has succeeded
 STAGED_DIR = ".kaohe-new-"     # a folder made by another program, beside the one it replaces
+BUSY = ".kaohe-updating"       # present while a build updates the site in place
 
 
 def read_manifest(output: Path) -> dict:
@@ -257,7 +258,11 @@ def write_site(output: Path, files, before_swap=None, inputs: str = "", done=Non
     parent = output.parent
     parent.mkdir(parents=True, exist_ok=True)
     previous = read_manifest(output)
-    if inplace and previous.get("files") and output.is_dir():
+    busy = output / BUSY
+    if inplace and previous.get("files") and output.is_dir() and not busy.exists():
+        # BUSY marks an in-place update under way: if one is ever killed outright, its staged files
+        # may be left behind, and the next build makes a whole new tree instead of updating this one
+        busy.write_text("kaohe build\n", encoding="utf-8")
         writer = Files(output, output, previous, inplace=True)
         try:
             for relpath, data in (files.items() if isinstance(files, dict) else files):
@@ -269,8 +274,10 @@ def write_site(output: Path, files, before_swap=None, inputs: str = "", done=Non
                 done(writer)
         except BaseException:
             writer.discard()
+            busy.unlink(missing_ok=True)
             raise
         writer.commit(manifest_of(writer, inputs))
+        busy.unlink()
         return len(writer.digests)
     tmp = parent / f".{output.name}.new-{os.getpid()}"
     old = parent / f".{output.name}.old-{os.getpid()}"

@@ -177,3 +177,22 @@ def test_a_correction_renders_only_the_pages_it_changes(tmp_path):
     full = tmp_path / "full"
     build(content, full, drafts=True, shown="content", search=False)
     assert same_bytes(out, full) == []
+
+
+def test_a_killed_in_place_update_is_followed_by_a_whole_new_tree(tmp_path):
+    """If an in-place update was killed outright (its marker and staged files left behind), the next build
+    does not trust the folder: it makes a whole new site, without the leftovers, equal to a full build."""
+    from generator.write import BUSY, STAGED
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN, content)
+    out = tmp_path / "output"
+    build(content, out, drafts=True, shown="content", search=False)
+    (out / BUSY).write_text("kaohe build\n", encoding="utf-8")
+    (out / "assets" / ("kaohe.css" + STAGED)).write_text("half", encoding="utf-8")   # a file nothing rewrites
+    units = content / "units.csv"
+    units.write_text(units.read_text(encoding="utf-8").replace("甲局", "甲局(新名)"), encoding="utf-8")
+    build(content, out, drafts=True, shown="content", search=False)
+    full = tmp_path / "full"
+    build(content, full, drafts=True, shown="content", search=False)
+    assert same_bytes(out, full) == []
+    assert not (out / BUSY).exists()
