@@ -276,7 +276,8 @@ class SiteModel:
             charts.empty(f"t-{unit.id}", "历次考核总分", "尚无考核结果")
         return UnitPage(unit_card(unit), unit_card(parent) if parent else None,
                         tuple(unit_card(c) for c in children.get(unit.id, ())),
-                        tuple((k, v) for k, v in unit.extra.items() if v), tuple(reversed(history)), trend)
+                        tuple((k, v) for k, v in unit.extra.items() if v and k not in self.internal),
+                        tuple(reversed(history)), trend)
 
 
 def score_corrections(site, rid: str, score) -> int:

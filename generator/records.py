@@ -35,7 +35,7 @@ def search_records(model):
         parent = content.units.get(unit.parent_id) if unit.parent_id else None
         if parent is not None:
             lines.append(f"上级单位:{parent.name}")
-        lines += [f"{k}:{v}" for k, v in unit.extra.items() if v]
+        lines += [f"{k}:{v}" for k, v in unit.extra.items() if v and k not in model.internal]
         taken = [content.rounds[rid].title for rid, _u in model.taken.get(unit.id, ())]
         if taken:
             lines.append("参加考核:" + "、".join(taken))

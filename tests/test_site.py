@@ -135,9 +135,17 @@ def test_csv_text_and_markdown_never_inject_markup(tmp_path):
 
 
 def test_public_profile_has_no_internal_field_anywhere(tmp_path):
+    """Internal result fields, and a units.csv column marked internal, are in no page, data file or search
+    record of a public build."""
+    from generator.records import search_records
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN / "content", content)
+    (content / "site.yaml").write_text((content / "site.yaml").read_text(encoding="utf-8")
+                                       .replace("internal: [note, 自评]", "internal: [note, 自评, 联系人]"), encoding="utf-8")
     out = tmp_path / "output"
-    build(GOLDEN / "content", out, drafts=True, shown="content", profile="public")
-    internal = ("缺1次", "学习记录缺失", "被市委通报", "自评扣3分", "说明,含逗号", "发生案件")
+    site = build(content, out, drafts=True, shown="content", profile="public")
+    assert not any("张三" in str(line) for r in search_records(site.model) for line in r.lines)
+    internal = ("缺1次", "学习记录缺失", "被市委通报", "自评扣3分", "说明,含逗号", "发生案件", "张三")
     for path in out.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
