@@ -24,11 +24,10 @@ from .model import SiteInfo
 from .pages import SiteModel
 from .parallel import workers_for, write_pages
 from .revisions import plan_round
-from .render import Renderer, lookup_index, theme_dirs
+from .render import DEFAULT_THEME, Renderer, lookup_index, theme_dirs
 from .records import search_records
 from .searchindex import SearchIndex
 from . import __version__
-from .render import DEFAULT_THEME
 from .write import inputs_hash, remove_later, unchanged, write_site
 
 
@@ -270,7 +269,8 @@ def published_rounds(site: Site, drafts: bool) -> list[str]:
 
 
 def site_files(site: Site, *, drafts: bool, profile: str | None, renderer: Renderer, progress=None, pdf: bool = False):
-    """Every output file as (relative path, bytes), made one at a time: data files, pages, assets."""
+    """The output files made here, as (relative path, bytes): the theme's assets and the lookup and revision
+    scripts; it also builds the site model, whose pages and data files are written in finish() (build)."""
     profile = profile or site.content.config.profile
     internal = site.content.config.internal if profile == "public" else ()
     plans = {rid: plan_round(rid, site, drafts) for rid in published_rounds(site, drafts)}

@@ -140,7 +140,7 @@ class SiteModel:
 
     def keys(self, view: RoundView) -> RoundKeys:
         """The page keys of a view, made once (before the workers fork, for the current views)."""
-        if getattr(view, "keys", None) is None:
+        if view.keys is None:
             view.keys = RoundKeys(view)
         return view.keys
 

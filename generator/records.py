@@ -8,6 +8,7 @@ bytes per unit instead of a whole page.
 """
 from __future__ import annotations
 
+from .markup import render
 from .model import SearchRecord
 from .numbers import plain
 
@@ -45,7 +46,6 @@ def search_records(model):
 
 
 def rulebook_record(book, path: str) -> SearchRecord:
-    from .markup import render
     lines = [f"{book.year} 年 · {book.issuer}" + (f" · 适用于{'、'.join(book.applies_to)}" if book.applies_to else "")]
     if book.body:
         lines.append(render(book.body))

@@ -76,6 +76,10 @@ class Files:
     def folder(self, name: str) -> Path:
         """Where another program writes the site's top-level folder `name` (e.g. the Pagefind bundle)."""
         self.foreign.append(name)
+        return self._made_at(name)
+
+    def _made_at(self, name: str) -> Path:
+        """Where a file or folder written by another program is before the site is replaced."""
         return self.root / (f"{STAGED_DIR}{name}" if self.inplace else name)
 
     def _target(self, relpath: str) -> Path:
@@ -103,16 +107,14 @@ class Files:
             else:
                 ok = self._link(rel, self._target(rel))
             if not ok:
-                shutil.rmtree(safe_join(self.root, prefix.rstrip("/")), ignore_errors=True) if not self.inplace else None
-                for done in kept:
-                    self.digests.pop(done, None)
+                self.drop_tree(prefix)
                 return False
             self.digests[rel] = kept[rel]
         self.foreign = [f for f in self.foreign if f != prefix.rstrip("/")]
         return True
 
     def drop_tree(self, prefix: str) -> None:
-        """Undo keep_tree(prefix): the folder is to be made afresh after all."""
+        """Undo keep_tree(prefix), whole or in part: the folder is to be made afresh after all."""
         for rel in [rel for rel in self.digests if rel.startswith(prefix)]:
             del self.digests[rel]
         if not self.inplace:
@@ -178,7 +180,7 @@ class Files:
             self.staged += staged
             part.unlink()
         for rel in self.foreign:
-            top = self.root / (f"{STAGED_DIR}{rel}" if self.inplace else rel)
+            top = self._made_at(rel)
             made = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
             for path in made:
                 name = rel + path.as_posix()[len(top.as_posix()):]
@@ -198,7 +200,7 @@ class Files:
             target = safe_join(self.root, rel)
             target.with_name(target.name + STAGED).unlink(missing_ok=True)
         for rel in self.foreign:
-            shutil.rmtree(self.root / f"{STAGED_DIR}{rel}", ignore_errors=True)
+            shutil.rmtree(self._made_at(rel), ignore_errors=True)
         for part in self.root.glob(f"{PART}*.json"):
             part.unlink()
 
@@ -211,7 +213,7 @@ class Files:
             target = safe_join(self.root, rel)
             os.replace(target.with_name(target.name + STAGED), target)
         for rel in self.foreign:
-            staged, final, old = (self.root / f"{STAGED_DIR}{rel}", self.root / rel, self.root / f"{STAGED_DIR}old-{rel}")
+            staged, final, old = self._made_at(rel), self.root / rel, self.root / f"{STAGED_DIR}old-{rel}"
             if final.exists():
                 final.rename(old)
             staged.rename(final)
