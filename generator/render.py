@@ -13,7 +13,9 @@ import traceback
 from pathlib import Path
 
 from markupsafe import Markup
+from markupsafe import _escape_inner
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2.compiler import CodeGenerator
 
 from .errors import ContentError, Report, fail
 from .model import Page, SiteInfo
@@ -35,6 +37,34 @@ def theme_dirs(content_dir: Path, shown: str, theme: str | None, report: Report)
     return dirs
 
 
+def output_escape(value) -> str:
+    """What `{{ value }}` writes with autoescape on: markupsafe.escape's text, as a plain str. Jinja only
+    joins what a template outputs (and wraps a captured block in Markup itself), so the Markup object
+    escape() builds for every expression (a Python-level __new__, about a tenth of a scorecard's time)
+    is not needed here; the escaping is markupsafe's own, character for character."""
+    if type(value) is str:
+        return _escape_inner(value)
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return _escape_inner(str(value))
+
+
+class _CodeGenerator(CodeGenerator):
+    """Jinja's code generator, except that an autoescaped `{{ }}` calls output_escape."""
+
+    def _output_child_pre(self, node, frame, finalize) -> None:
+        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape:
+            return super()._output_child_pre(node, frame, finalize)
+        self.write("environment.output_escape(")
+        if finalize.src is not None:
+            self.write(finalize.src)
+
+
+class _Environment(Environment):
+    code_generator_class = _CodeGenerator
+    output_escape = staticmethod(output_escape)
+
+
 class Renderer:
     def __init__(self, themes: list[Path], site: SiteInfo):
         self.themes = themes
@@ -45,11 +75,12 @@ class Renderer:
             for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
                 salt.update(path.as_posix().encode("utf-8") + b"\0" + hashlib.sha256(path.read_bytes()).digest())
         self.salt = salt.digest()
-        self.env = Environment(
+        self.env = _Environment(
             loader=ChoiceLoader([FileSystemLoader(str(t / "templates")) for t in themes]),
             autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-            keep_trailing_newline=True)
+            keep_trailing_newline=True, auto_reload=False)   # a Renderer lives for one build
         self.fragments: dict = {}
+        self.templates: dict = {}
         self.env.filters["fragment"] = self.fragment
 
     FRAGMENTS = 100_000     # rendered fragments remembered; most units share most of their item rows
@@ -59,14 +90,26 @@ class Renderer:
         given names only, once per distinct (template, it, names), and reuse the result. The fragment sees
         nothing else, so the cache can never show stale text; at 10,000 units about 3% of a round's item
         rows are distinct, so the rest are not rendered at all."""
-        key = (template, value, tuple(sorted(names.items())))
+        # keyed on the object itself (RoundView.item_line hands out one object per distinct row); the entry
+        # holds the object, so its id cannot be reused by another while the entry lives
+        key = (template, id(value), tuple(names.items()))
         hit = self.fragments.get(key)
         if hit is None:
             if len(self.fragments) >= self.FRAGMENTS:
                 self.fragments.clear()
-            hit = Markup(self.env.get_template(template).render(it=value, **names))
+            hit = (value, Markup(self.template(template).render(it=value, **names)))
             self.fragments[key] = hit
-        return hit
+        return hit[1]
+
+    def template(self, name: str):
+        """A theme template, loaded once. Its globals become a plain dict: Jinja copies them into every
+        render's context, and copying the ChainMap it keeps them in costs more than rendering a small
+        fragment; the globals never change during a build."""
+        template = self.templates.get(name)
+        if template is None:
+            template = self.templates[name] = self.env.get_template(name)
+            template.globals = dict(template.globals)
+        return template
 
     def fingerprint(self, page: Page) -> str:
         """What the page is rendered from: its model, its place and template, the theme and the code.
@@ -84,7 +127,7 @@ class Renderer:
             page.title = page.title or page.page.title
         root = "../" * page.path.count("/")
         try:
-            template = self.env.get_template(page.template)
+            template = self.template(page.template)
             return template.render(page=page.page, meta=page, site=self.site, root=root).encode("utf-8")
         except TemplateError as exc:
             raise template_problem(exc, page) from None
@@ -92,7 +135,7 @@ class Renderer:
     def render_record(self, record) -> bytes:
         """A search record (model.SearchRecord) as the small page Pagefind indexes."""
         try:
-            return self.env.get_template("search.html").render(record=record, site=self.site).encode("utf-8")
+            return self.template("search.html").render(record=record, site=self.site).encode("utf-8")
         except TemplateError as exc:
             raise template_problem(exc, Page(record.path, "search.html", record, record.title, "")) from None
 
