@@ -134,6 +134,17 @@ def test_csv_text_and_markdown_never_inject_markup(tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in (out / "rules/2023-t/index.html").read_text(encoding="utf-8")
 
 
+def test_template_output_is_escaped_exactly_as_markupsafe_does():
+    """render.output_escape (what an autoescaped {{ }} writes) is markupsafe.escape's text for every kind
+    of value a template shows; a Markup value (already safe) is written as it is."""
+    from decimal import Decimal
+    from markupsafe import Markup, escape
+    from generator.render import output_escape
+    for value in ("<script>alert('1')</script> & \"x\"", Markup("<b>安全</b>"), 3, None, Decimal("1.50"), "普通文字",
+                  ("a<b",)):
+        assert output_escape(value) == str(escape(value)), value
+
+
 def test_public_profile_has_no_internal_field_anywhere(tmp_path):
     """Internal result fields, and a units.csv column marked internal, are in no page, data file or search
     record of a public build."""
