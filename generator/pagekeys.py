@@ -20,14 +20,27 @@ A unit page is keyed on the unit and, per round it took part in, the view key an
 from __future__ import annotations
 
 import hashlib
+import io
 import pickle
 from collections import defaultdict
 
 import numpy as np
 
 
+def dumps(value) -> bytes:
+    """`value` pickled without the memo, so that the bytes depend on the values only. With the memo, a
+    second reference to the same object is written as a back-reference, so equal values held by shared or
+    by separate objects (a grade name from this build's rulebook or from a round kept from the last build,
+    warm.py) would pickle differently and needlessly change a key. Key values never refer to themselves."""
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=5)
+    pickler.fast = True
+    pickler.dump(value)
+    return out.getvalue()
+
+
 def digest(*parts) -> bytes:
-    return hashlib.sha256(pickle.dumps(parts, protocol=5)).digest()
+    return hashlib.sha256(dumps(parts)).digest()
 
 
 class RoundKeys:
@@ -71,8 +84,8 @@ class RoundKeys:
         previous = view.history(unit.id, view.rnd) if view.history else None
         corrections = view.corrections.get(unit.id) if view.corrections else None
         # self scores are shown as published (view.own, in the matrix), so their exact values need no place here
-        rest = pickle.dumps((rows, score.grade[u], score.vetoes[u], score.awards[u], view.exact_by_unit.get(u),
-                             kids, previous, corrections), protocol=5)
+        rest = dumps((rows, score.grade[u], score.vetoes[u], score.awards[u], view.exact_by_unit.get(u),
+                      kids, previous, corrections))
         b = int(layout.book_of[u])
         return hashlib.sha256(self.view_key + self.category(unit.category, b) + self.matrix[u].tobytes()
                               + rest).digest()

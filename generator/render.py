@@ -19,6 +19,7 @@ from jinja2.compiler import CodeGenerator
 
 from .errors import ContentError, Report, fail
 from .model import Page, SiteInfo
+from .pagekeys import dumps
 
 DEFAULT_THEME = Path(__file__).resolve().parent.parent / "themes" / "default"
 
@@ -119,7 +120,7 @@ class Renderer:
                                page.superseded.text + "\0" + page.superseded.url if page.superseded else ""))
             return hashlib.sha256(self.salt + head.encode("utf-8") + b"\0" + page.key).hexdigest()
         parts = (page.path, page.template, page.title, page.section, page.draft, page.superseded, page.page)
-        return hashlib.sha256(self.salt + pickle.dumps(parts, protocol=5)).hexdigest()
+        return hashlib.sha256(self.salt + dumps(parts)).hexdigest()
 
     def render(self, page: Page) -> bytes:
         if page.page is None:           # a keyed page: its model is made only now that it is rendered

@@ -23,10 +23,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import pickle
 import subprocess
 import sys
 from pathlib import Path
+
+from .pagekeys import dumps
 
 MAGIC = b"pagefind_dcd"
 BUNDLE = "pagefind"
@@ -60,7 +61,7 @@ class SearchIndex:
         self.parts = split(self.records)
         self.names = bundle_names(sum(1 for r in self.records if r.path.startswith("units/")))
         self.folders = [folder(name) for name in self.names]
-        self.key = hashlib.sha256(salt + pickle.dumps(self.records, protocol=5)).hexdigest()
+        self.key = hashlib.sha256(salt + dumps(self.records)).hexdigest()
         self.proc = None
 
     def start(self, previous_key: str | None) -> bool:
