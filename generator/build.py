@@ -60,20 +60,21 @@ class Timer:
         self.t = now
 
 
-def check(content_dir: Path, shown: str | None = None, log=None) -> Site:
-    """Load, validate and score everything; raise ContentError listing every problem."""
+def check(content_dir: Path, shown: str | None = None, log=None, warm=None) -> Site:
+    """Load, validate and score everything; raise ContentError listing every problem. With `warm` (serve),
+    rounds whose inputs did not change since the last build are taken as they were scored then."""
     report = Report()
     timer = Timer(log)
-    content = load_content(content_dir, shown or str(content_dir), report)
+    content = load_content(content_dir, shown or str(content_dir), report, warm)
     timer.lap("读取内容")
-    scores, states = score_all(content, report)
+    scores, states = score_all(content, report, warm)
     check_notices(content, scores, report)
     timer.lap("计分")
     report.raise_if_errors()
     return Site(content, scores, report, timer.steps, states=states, content_dir=str(content_dir))
 
 
-def score_all(content: Content, report: Report) -> tuple[dict, dict]:
+def score_all(content: Content, report: Report, warm=None) -> tuple[dict, dict]:
     """Score every round: its current state (every correction applied), and for a published round each
     published revision's state too (the corrections it included). Returns (current, {round: {k: score}})."""
     scores: dict[str, RoundScore] = {}
@@ -85,6 +86,13 @@ def score_all(content: Content, report: Report) -> tuple[dict, dict]:
         if any(sub not in scores for sub in rnd.from_rounds if sub in content.rounds):
             continue
         fixes = content.corrections.get(rid, [])
+        if warm is not None and rid in warm.kept and content.results[rid] is None:
+            kept = warm.rounds[rid]
+            report.extend(kept.scored)
+            states[rid] = kept.states
+            scores[rid] = kept.states[len(fixes)]
+            continue
+        whole, report = report, (Report() if warm is not None else report)
         lock = content.locks.get(rid)
         marks = sorted({r.corrections for r in lock.revisions if r.corrections <= len(fixes)} if lock else set())
         marks = [k for k in marks if k != len(fixes)] + [len(fixes)]
@@ -101,6 +109,10 @@ def score_all(content: Content, report: Report) -> tuple[dict, dict]:
             states[rid][k] = score
         scores[rid] = states[rid][len(fixes)]
         content.results[rid] = None   # the checked rows live on in score.rows; free the raw text
+        if warm is not None:
+            whole.extend(report)
+            warm.remember(rid, rnd, states[rid], report)
+            report = whole
     return scores, states
 
 
@@ -151,20 +163,31 @@ def round_order(content: Content, report: Report) -> list[str]:
 
 
 def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str | None = None,
-          shown: str | None = None, log=None, search: bool = True, progress=None, pdf: bool = False) -> Site:
+          shown: str | None = None, log=None, search: bool = True, progress=None, pdf: bool = False,
+          warm=None) -> Site:
+    """Build the site into `output`. `warm` (warm.Warm, kept by `kaohe serve` between rebuilds): start from
+    what the previous build in this process computed, where its inputs are the same."""
     shown = shown or str(content_dir)
+    options = {"drafts": drafts, "profile": profile, "search": search, "pdf": pdf, "version": __version__}
     inputs = inputs_hash([content_dir, content_dir.parent / "themes", DEFAULT_THEME.parent, Path(__file__).parent],
-                         {"drafts": drafts, "profile": profile, "search": search, "pdf": pdf, "version": __version__})
+                         options)
     if unchanged(output, inputs):
         return None                          # built from exactly these inputs, and whole: nothing to do
-    site = check(content_dir, shown, log)
+    if warm is not None:
+        warm.begin(content_dir, (shown, drafts, profile, pdf))
+    site = check(content_dir, shown, log, warm)
     profile = profile or site.content.config.profile
     report = Report()
     themes = theme_dirs(content_dir, shown, site.content.config.theme, report)
     report.raise_if_errors()
     renderer = Renderer(themes, SiteInfo(site.content.config.title, site.content.config.organisation, profile == "public"))
+    if warm is not None:            # the same themes and generator: keep the compiled templates and rendered rows
+        if warm.renderer is not None and warm.renderer.salt == renderer.salt and warm.renderer.themes == themes:
+            renderer = warm.renderer
+        warm.renderer = renderer
+        warm.forget_others()
     timer = Timer(log)
-    files = site_files(site, drafts=drafts, profile=profile, renderer=renderer, progress=progress, pdf=pdf)
+    files = site_files(site, drafts=drafts, profile=profile, renderer=renderer, progress=progress, pdf=pdf, warm=warm)
 
     def finish(writer) -> None:  # the pages, then what is made from them, before the site is replaced
         index = None
@@ -268,13 +291,14 @@ def published_rounds(site: Site, drafts: bool) -> list[str]:
     return [rid for rid, rnd in site.content.rounds.items() if rid in site.scores and (drafts or not rnd.is_draft)]
 
 
-def site_files(site: Site, *, drafts: bool, profile: str | None, renderer: Renderer, progress=None, pdf: bool = False):
+def site_files(site: Site, *, drafts: bool, profile: str | None, renderer: Renderer, progress=None, pdf: bool = False,
+               warm=None):
     """The output files made here, as (relative path, bytes): the theme's assets and the lookup and revision
     scripts; it also builds the site model, whose pages and data files are written in finish() (build)."""
     profile = profile or site.content.config.profile
     internal = site.content.config.internal if profile == "public" else ()
     plans = {rid: plan_round(rid, site, drafts) for rid in published_rounds(site, drafts)}
-    site.model = SiteModel(site, plans, internal, pdf=pdf)   # its pages are rendered in parallel, in finish()
+    site.model = SiteModel(site, plans, internal, pdf=pdf, warm=warm)   # its pages are rendered in parallel, in finish()
     yield from renderer.assets()
     yield "assets/lookup.js", lookup_index(site.content)
     yield "assets/revisions.js", revisions_index(site)

@@ -14,14 +14,14 @@ from .notice import read_notice
 from .units import load_units
 from .yamlio import load_yaml, read_text
 
-def load_content(root: Path, shown: str, report: Report) -> Content:
+def load_content(root: Path, shown: str, report: Report, warm=None) -> Content:
     if not root.is_dir():
         raise ContentError(_single(shown, f"找不到内容文件夹 {shown};请用 --content 指定内容文件夹,或在项目根目录运行"))
     config = load_site(root / "site.yaml", f"{shown}/site.yaml", report)
     units = load_units(root / "units.csv", f"{shown}/units.csv", report)
     broken: set = set()
     rulebooks = load_rulebooks(root / "rules", f"{shown}/rules", report, broken)
-    rounds, results = load_rounds(root / "results", f"{shown}/results", report)
+    rounds, results = load_rounds(root / "results", f"{shown}/results", report, warm)
     content = Content(root=shown, config=config, units=units, rulebooks=rulebooks, rounds=rounds, results=results, broken=broken)
     for rnd in rounds.values():
         check_round_refs(rnd, rulebooks, units, rounds, report)

@@ -33,7 +33,7 @@ def rule_url(book_id: str) -> str:
 class SiteModel:
     """The views of every built round, and the cross-links between rounds, units and rulebooks."""
 
-    def __init__(self, site, plans: dict, public_internal: tuple[str, ...], pdf: bool = False):
+    def __init__(self, site, plans: dict, public_internal: tuple[str, ...], pdf: bool = False, warm=None):
         self.site = site
         self.pdf = pdf
         self.shard = (0, 1)      # (k, n): this process renders the k-th of n shares of the per-unit pages
@@ -44,16 +44,42 @@ class SiteModel:
         sub = {s for r in self.round_ids for s in self.content.rounds[r].from_rounds}
         self.sub_rounds = sub
         self.views = {}
+        kept: set = set()
         for rid in self.round_ids:
             plan = plans[rid]
-            self.views[rid] = RoundView(plan.score, public_internal=public_internal, history=self.previous,
-                                        status=plan.status, corrections=self.unit_corrections(rid, plan.score))
+            view = self.kept_view(rid, plan, warm, kept)
+            if view is None:
+                view = RoundView(plan.score, public_internal=public_internal, history=self.previous,
+                                 status=plan.status, corrections=self.unit_corrections(rid, plan.score))
+            else:
+                view.history = self.previous
+                kept.add(rid)
+            self.views[rid] = view
+        if warm is not None:
+            warm.views = {rid: (view, self.year_before(rid)) for rid, view in self.views.items()}
         self.taken = defaultdict(list)            # unit id -> [(round id, u)]
         for rid in self.round_ids:
             for u, unit in enumerate(plans[rid].score.layout.units):
                 self.taken[unit.id].append((rid, u))
         books = self.content.rulebooks
         self.superseded_by = {b.supersedes: b.id for b in books.values() if b.supersedes in books}
+
+    def kept_view(self, rid: str, plan, warm, kept: set):
+        """The last build's view of the round (serve, warm.py), when it shows exactly what a new one would:
+        the same scored state (kept, not rescored) and the same rounds of the year before, each kept too."""
+        if warm is None or rid not in warm.views:
+            return None
+        view, before = warm.views[rid]
+        now = self.year_before(rid)
+        if view.score is not plan.score or before != now or not all(r in kept for r, _sub in now):
+            return None
+        return view
+
+    def year_before(self, rid: str) -> tuple:
+        """The rounds a scorecard of `rid` may take the previous year's result from, and whether each is a
+        sub-round (see previous())."""
+        year = self.content.rounds[rid].year
+        return tuple((r, r in self.sub_rounds) for r in self.round_ids if self.content.rounds[r].year == year - 1)
 
     # ------------------------------------------------------------ cross-links
     def previous(self, unit_id: str, rnd) -> PreviousResult | None:

@@ -19,7 +19,9 @@ FILE = "_file"
 NOT_RESULTS = {"corrections.csv"}
 
 
-def load_rounds(results_dir: Path, shown: str, report: Report) -> tuple[dict[str, Round], dict[str, pd.DataFrame]]:
+def load_rounds(results_dir: Path, shown: str, report: Report, warm=None) -> tuple[dict[str, Round], dict[str, pd.DataFrame]]:
+    """Every round.yaml and its result files. With `warm` (serve, warm.py), a round whose scored states are
+    kept is not read again: its table is None and the problems its files had are reported as before."""
     rounds: dict[str, Round] = {}
     tables: dict[str, pd.DataFrame] = {}
     if not results_dir.is_dir():
@@ -39,7 +41,15 @@ def load_rounds(results_dir: Path, shown: str, report: Report) -> tuple[dict[str
         if rnd is None:
             continue
         rounds[rnd.id] = rnd
-        tables[rnd.id] = read_results(folder, fshown, report)
+        if warm is not None and rnd.id in warm.kept and rnd.id == folder.name:
+            report.extend(warm.rounds[rnd.id].read)
+            tables[rnd.id] = None
+            continue
+        read = Report()
+        tables[rnd.id] = read_results(folder, fshown, read)
+        report.extend(read)
+        if warm is not None:
+            warm.reading[rnd.id] = read
     return rounds, tables
 
 

@@ -1,7 +1,9 @@
 """`kaohe serve`: build once with drafts, serve the output folder with livereload, rebuild on change.
 
 One thread does everything. Tornado's IOLoop answers requests and, every POLL_MS, compares a snapshot of
-the watched files with the previous one; on any difference it runs one full `build()` right there. So
+the watched files with the previous one; on any difference it runs `build()` right there, with what the
+previous build computed kept where its inputs are the same (warm.py: scored rounds, round views and page
+keys, compiled templates), so a corrected row shows up in about a second at 10,000 units. So
 builds never overlap, however many files one save touches, and no request is answered mid-build (the
 build also swaps the new site in atomically). Browsers are then told to reload.
 
@@ -29,8 +31,9 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 
 from .build import build
 from .errors import ContentError
+from .warm import Warm
 
-POLL_MS = 800
+POLL_MS = 250     # how often the watched files are compared; a rebuild starts within this
 REPO_THEMES = Path(__file__).resolve().parent.parent / "themes"
 PAGE_SUFFIXES = (".html", ".htm")
 CONTENT_FAILED = "内容有误,网站未更新"
@@ -90,11 +93,12 @@ class Preview:
         self.folders = watched_folders(content)
         self.seen = snapshot(self.folders, output)
         self.failure: tuple[str, list[str]] | None = None   # (page title, problem lines)
+        self.warm = Warm()       # what each rebuild keeps from the one before (warm.py)
 
     def rebuild(self) -> None:
         start = time.perf_counter()
         try:
-            site = build(self.content, self.output, drafts=True, shown=self.shown)
+            site = build(self.content, self.output, drafts=True, shown=self.shown, warm=self.warm)
         except ContentError as exc:
             self.failure = (CONTENT_FAILED, exc.report.lines())
             print("\n".join(exc.report.lines()), file=sys.stderr)

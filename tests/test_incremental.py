@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from conftest import REPO
 from generator.build import build
+from generator.errors import ContentError
+from generator.warm import Warm
 from generator.write import MANIFEST
 
 GOLDEN = REPO / "tests" / "golden" / "content"
@@ -63,17 +65,22 @@ def test_a_changed_row_rewrites_only_what_changed_and_equals_a_full_build(tmp_pa
     assert same_bytes(out, full) == []
 
 
-EDITS = st.lists(st.sampled_from(["rename", "note", "title", "theme", "correction", "undo"]), min_size=1, max_size=3)
+EDITS = st.lists(st.sampled_from(["rename", "note", "title", "theme", "correction", "undo", "earlier", "broken"]),
+                 min_size=1, max_size=4)
 
 
+@pytest.mark.parametrize("serve", [False, True], ids=["build", "serve"])
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(EDITS)
-def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, edits):
+@given(edits=EDITS)
+def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, serve, edits):
+    """Random edits, each followed by a rebuild over the previous output: the result equals a full build.
+    `serve`: the rebuilds share a Warm, as `kaohe serve`'s do (rounds, views and templates kept)."""
     root = tmp_path_factory.mktemp("inc")
     content = root / "content"
     shutil.copytree(GOLDEN, content)
     out = root / "output"
-    build(content, out, drafts=True, shown="content", search=False)
+    warm = Warm() if serve else None
+    build(content, out, drafts=True, shown="content", search=False, warm=warm)
     for i, edit in enumerate(edits):
         if edit == "rename":
             p = content / "units.csv"
@@ -101,7 +108,19 @@ def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, edits):
                 p.write_text(text + "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录\n", encoding="utf-8")
         elif edit == "undo":
             shutil.copy(GOLDEN / "units.csv", content / "units.csv")
-        build(content, out, drafts=True, shown="content", search=False)
+        elif edit == "earlier":        # the year before changes: 2024's scorecards show it as 上一年度
+            p = content / "results/2023/corrections.csv"
+            text = p.read_text(encoding="utf-8")
+            if "jg-a,B1" not in text:
+                p.write_text(text + "2024-02-01,jg-a,B1,组织考核,value,96,90,复核出勤记录\n", encoding="utf-8")
+        elif edit == "broken":         # a build that fails, then the file as it was
+            p = content / "results/2024/corrections.csv"
+            text = p.read_text(encoding="utf-8")
+            p.write_text(text + "2025-02-11,no-such-unit,B1,组织考核,value,1,2,错误的一行\n", encoding="utf-8")
+            with pytest.raises(ContentError):
+                build(content, out, drafts=True, shown="content", search=False, warm=warm)
+            p.write_text(text, encoding="utf-8")
+        build(content, out, drafts=True, shown="content", search=False, warm=warm)
     full = root / "full"
     build(content, full, drafts=True, shown="content", search=False)
     assert same_bytes(out, full) == []
@@ -196,3 +215,26 @@ def test_a_killed_in_place_update_is_followed_by_a_whole_new_tree(tmp_path):
     build(content, full, drafts=True, shown="content", search=False)
     assert same_bytes(out, full) == []
     assert not (out / BUSY).exists()
+
+
+def test_serve_rescores_only_changed_rounds_and_still_equals_a_full_build(tmp_path):
+    """`kaohe serve` keeps a round whose files did not change (warm.py), but not the view of a round whose
+    year before changed: its scorecards show that year's result (上一年度)."""
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN, content)
+    out = tmp_path / "output"
+    warm = Warm()
+    build(content, out, drafts=True, shown="content", search=False, warm=warm)
+    assert warm.kept == set() and sorted(warm.rounds) == ["2023", "2024"]
+    views = {rid: view for rid, (view, _before) in warm.views.items()}
+    card = out / "results/2024/jg-a/index.html"
+    before = card.read_text(encoding="utf-8")
+    p = content / "results/2023/corrections.csv"
+    p.write_text(p.read_text(encoding="utf-8") + "2024-02-01,jg-a,B1,组织考核,value,96,90,复核出勤记录\n", encoding="utf-8")
+    build(content, out, drafts=True, shown="content", search=False, warm=warm)
+    assert warm.kept == {"2024"}                                 # 2024 was not read or scored again …
+    assert warm.views["2024"][0] is not views["2024"]            # … but its view is new: its year before changed
+    assert card.read_text(encoding="utf-8") != before
+    full = tmp_path / "full"
+    build(content, full, drafts=True, shown="content", search=False)
+    assert same_bytes(out, full) == []

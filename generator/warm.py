@@ -1,0 +1,101 @@
+"""What `kaohe serve` keeps between two rebuilds, so that a corrected row shows up at once.
+
+A rebuild in the same process starts from the previous build's work where its inputs are the same:
+
+- a round's scored states (every correction state, with the problems found while reading and scoring it)
+  are kept when none of the files it is scored from changed: its own folder `results/<round>/`, every
+  content file outside `results/` (site.yaml, units.csv, the rulebooks), and the rounds it draws on
+  (from_rounds), compared by their bytes. Its result files are then not read again;
+- a round's view (its grouped rows, category averages, item lines and page keys) is kept when its scored
+  state is the very one kept and so are the rounds of the year before (a scorecard shows the unit's
+  result of the previous year), with the same options (drafts, profile);
+- the renderer (compiled templates and rendered item rows) is kept while the themes and the generator are
+  the same.
+
+Everything kept is exactly what the rebuild would compute again: tests/test_serve.py checks that a
+rebuild after each kind of edit writes the same site as a fresh build.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import Report
+
+
+@dataclass
+class WarmRound:
+    own: bytes                    # digest of the files this round is scored from (without from_rounds)
+    from_rounds: tuple            # the rounds it draws on, as its round.yaml said
+    read: Report                  # problems found while reading its result files (warnings only, or it is not kept)
+    states: dict                  # {corrections included: RoundScore}
+    scored: Report                # problems found while scoring it
+
+
+@dataclass
+class Warm:
+    rounds: dict = field(default_factory=dict)     # round id -> WarmRound
+    views: dict = field(default_factory=dict)      # round id -> RoundView of the last build
+    options: tuple | None = None                   # the build options the views were made for
+    renderer: object = None
+    keys: dict = field(default_factory=dict)       # round id -> own digest, for the build under way
+    kept: set = field(default_factory=set)         # rounds whose scored states this build takes as they are
+    reading: dict = field(default_factory=dict)    # round id -> problems found reading it, in this build
+
+    def begin(self, content_dir: Path, options: tuple) -> None:
+        """Before a build: digest every round's own inputs and decide which rounds are kept."""
+        if options != self.options:
+            self.views = {}
+            self.options = options
+        self.keys = own_keys(content_dir)
+        self.kept = set()
+        self.reading = {}
+        for rid in self.keys:
+            self._keep(rid, [])
+
+    def _keep(self, rid: str, trail: list) -> bool:
+        if rid in self.kept:
+            return True
+        entry = self.rounds.get(rid)
+        if entry is None or entry.own != self.keys.get(rid) or rid in trail:
+            return False
+        if not all(self._keep(sub, trail + [rid]) for sub in entry.from_rounds):
+            return False
+        self.kept.add(rid)
+        return True
+
+    def remember(self, rid: str, rnd, states: dict, scored: Report) -> None:
+        """After scoring a round without errors: keep it for the next build."""
+        read = self.reading.get(rid)
+        if rid in self.keys and read is not None and not read.errors and not scored.errors:
+            self.rounds[rid] = WarmRound(self.keys[rid], tuple(rnd.from_rounds), read, states, scored)
+
+    def forget_others(self) -> None:
+        """Drop rounds whose folders are gone."""
+        for rid in [r for r in self.rounds if r not in self.keys]:
+            del self.rounds[rid]
+            self.views.pop(rid, None)
+
+
+def own_keys(content_dir: Path) -> dict[str, bytes]:
+    """round id (its folder's name) -> digest of every content file outside results/ and every file of
+    results/<round>/, by path and bytes."""
+    shared = hashlib.sha256()
+    results = content_dir / "results"
+    for path in sorted(p for p in content_dir.rglob("*") if p.is_file()):
+        if results in path.parents:
+            continue
+        shared.update(path.relative_to(content_dir).as_posix().encode("utf-8") + b"\0" + _file_digest(path))
+    keys = {}
+    if results.is_dir():
+        for folder in sorted(p for p in results.iterdir() if p.is_dir()):
+            digest = shared.copy()
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0" + _file_digest(path))
+            keys[folder.name] = digest.digest()
+    return keys
+
+
+def _file_digest(path: Path) -> bytes:
+    return hashlib.sha256(path.read_bytes()).digest()
