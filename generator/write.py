@@ -247,7 +247,8 @@ def safe_path(root, relpath: str) -> str:
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:
-    (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=0), encoding="utf-8")
+    # no indent: json's C encoder only runs without one (0.25 s for the 80,000 entries of a 10k site, else)
+    (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 
 def write_site(output: Path, files, before_swap=None, inputs: str = "", done=None, inplace: bool = True) -> int:
