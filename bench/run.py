@@ -43,7 +43,8 @@ REPO = BENCH.parent
 WORK = BENCH / "work"
 RESULTS = BENCH / "RESULTS.md"
 WORKLOAD = BENCH / "workload.py"
-SETTLE = 3.0     # seconds of quiet after deleting an old output, before a timed run
+SETTLE = 15.0    # seconds of quiet after deleting old outputs, before a timed run
+TRASH = WORK / ".trash"   # previous outputs moved aside during a run, deleted after its last measurement
 
 
 @dataclass
@@ -71,6 +72,10 @@ class Ctx:
         return self.root / "correction"
 
     @property
+    def serve(self) -> Path:           # copy of content + its own output for serve-correction
+        return self.root / "serve"
+
+    @property
     def hugo_site(self) -> Path:
         return self.root / "hugo"
 
@@ -86,12 +91,34 @@ def kaohe() -> list[str]:
 
 
 def remove(path: Path) -> None:
-    """Delete a previous output and let the disk settle before the timed run: deleting a gigabyte of small
-    files keeps the disk busy (journal, discards) for seconds after rmtree returns, which used to land
-    on the next measurement."""
-    shutil.rmtree(path, ignore_errors=True)
-    os.sync()
-    time.sleep(SETTLE)
+    """Get a previous output out of the way of a timed run by moving it aside; it is deleted after the last
+    measurement. On this ext4 disk, making many small folders soon after deleting many others is 2–4×
+    slower (measured: 20,000 folders with a page each in 1.0 s; 2.3–4 s within 15 s of deleting 20,000
+    others, whatever was synced or waited), which would charge the cleanup to kaohe and Hugo alike, and a
+    user's first build does not follow a deletion. When the disk is short of room, it is deleted now."""
+    if not path.exists():
+        return
+    room = shutil.disk_usage(WORK).free
+    if room < 3 * tree_size(path):
+        shutil.rmtree(path, ignore_errors=True)
+        os.sync()
+        time.sleep(SETTLE)
+        return
+    TRASH.mkdir(parents=True, exist_ok=True)
+    path.rename(TRASH / f"{path.parent.name}-{path.name}-{time.time_ns()}")
+
+
+def tree_size(path: Path) -> int:
+    return sum(os.lstat(os.path.join(root, name)).st_blocks * 512
+               for root, _dirs, names in os.walk(path) for name in names)
+
+
+def empty_trash(settle: bool) -> None:
+    if TRASH.exists():
+        shutil.rmtree(TRASH, ignore_errors=True)
+        if settle:
+            os.sync()
+            time.sleep(SETTLE)
 
 
 def remove_output(ctx: Ctx) -> None:
@@ -128,13 +155,7 @@ def setup_correction(ctx: Ctx) -> None:
         shutil.rmtree(base, ignore_errors=True)
         shutil.copytree(ctx.content, content)
         build_untimed(content, output)
-        last = sorted((content / "results").glob("*/round.yaml"))[-1].parent
-        path = sorted(p for p in last.glob("*.csv") if p.name != "corrections.csv")[0]
-        lines = path.read_text("utf-8").split("\n")
-        line = next(i for i, text in enumerate(lines) if text.split(",")[1:2] == [CORRECTION_REF])
-        original = lines[line].split(",")[2]
-        state = {"workload": stamp, "file": str(path.relative_to(content)), "line": line, "original": original,
-                 "changed": "90" if original == "60" else "60"}
+        state = flip_state(content, stamp)
         state_path.write_text(json.dumps(state, ensure_ascii=False), "utf-8")
     path = content / state["file"]
     lines = path.read_text("utf-8").split("\n")
@@ -142,6 +163,58 @@ def setup_correction(ctx: Ctx) -> None:
     cells[2] = state["changed"] if cells[2] == state["original"] else state["original"]
     lines[state["line"]] = ",".join(cells)
     path.write_text("\n".join(lines), "utf-8")
+
+
+def flip_state(content: Path, stamp: str) -> dict:
+    """Which value the correction scenarios flip: the first CORRECTION_REF row of the last round's first
+    results CSV, between its original value and 60 (or 90 if it was 60)."""
+    last = sorted((content / "results").glob("*/round.yaml"))[-1].parent
+    path = sorted(p for p in last.glob("*.csv") if p.name != "corrections.csv")[0]
+    lines = path.read_text("utf-8").split("\n")
+    line = next(i for i, text in enumerate(lines) if text.split(",")[1:2] == [CORRECTION_REF])
+    original = lines[line].split(",")[2]
+    return {"workload": stamp, "file": str(path.relative_to(content)), "line": line, "original": original,
+            "changed": "90" if original == "60" else "60"}
+
+
+_servers: dict = {}      # size -> the running `kaohe serve` of serve-correction
+
+
+def setup_serve(ctx: Ctx) -> None:
+    """Start `kaohe serve` on a copy of the content (bench/work/<N>/serve/) once per size, and wait for its
+    first build (not timed); each repetition's probe then flips one value and waits for the rebuild."""
+    if ctx.size in _servers:
+        return
+    stop_servers()
+    base = ctx.serve
+    content, output, state_path = base / "content", base / "output", base / "state.json"
+    stamp = (ctx.root / "workload.json").read_text("utf-8")
+    state = json.loads(state_path.read_text("utf-8")) if state_path.is_file() else {}
+    if state.get("workload") != stamp or not content.is_dir():
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.copytree(ctx.content, content)
+        state_path.write_text(json.dumps(flip_state(content, stamp), ensure_ascii=False), "utf-8")
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = open(base / "serve.log", "wb")
+    proc = subprocess.Popen([*kaohe(), "serve", "--content", str(content), "--output", str(output),
+                             "--port", str(port)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    _servers[ctx.size] = proc
+    start = time.perf_counter()
+    while "正在预览".encode("utf-8") not in (base / "serve.log").read_bytes():
+        if proc.poll() is not None or time.perf_counter() - start > 1800:
+            raise SystemExit(f"kaohe serve 未能启动,见 {base / 'serve.log'}")
+        time.sleep(0.2)
+
+
+def stop_servers() -> None:
+    for proc in _servers.values():
+        proc.terminate()
+        proc.wait(timeout=30)
+    _servers.clear()
 
 
 _hugo_sites_made: set = set()
@@ -188,6 +261,11 @@ SCENARIOS = [
     Scenario("build-cold", "kaohe build into a deleted output folder",
              lambda c: [*kaohe(), "build", "--content", str(c.content), "--output", str(c.output), "--drafts", "-v"],
              setup=remove_output, pages=kaohe_pages),
+    Scenario("serve-correction", "one result value changed under a running kaohe serve, until the rebuilt "
+             "site is in place (bench/serve_probe.py; memory is the probe's)",
+             lambda c: [sys.executable, str(BENCH / "serve_probe.py"), str(c.serve / "state.json"),
+                        str(c.serve / "content"), str(c.serve / "output")],
+             setup=setup_serve),
     Scenario("build-warm", "kaohe build over the output of a previous build (nothing changed)",
              lambda c: [*kaohe(), "build", "--content", str(c.content), "--output", str(c.output), "--drafts", "-v"],
              setup=ensure_output, pages=kaohe_pages),
@@ -433,6 +511,17 @@ def main(argv: list[str] | None = None) -> int:
 
     results: list[Result] = []
     gen_times: dict = {}
+    empty_trash(settle=True)      # left by an interrupted run
+    try:
+        measure_all(sizes, scenarios, args, results, gen_times)
+    finally:
+        stop_servers()
+        empty_trash(settle=False)
+    return save_report(results, cmdline, gen_times, args.replace)
+
+
+def measure_all(sizes: list[int], scenarios: list, args, results: list, gen_times: dict) -> None:
+    """Every scenario of every size, repetitions interleaved; appends to `results`."""
     for size in sizes:
         ctx, took = prepare(size, args.rounds, args.seed, args.regen)
         if took is not None:
@@ -452,10 +541,12 @@ def main(argv: list[str] | None = None) -> int:
                     print("\n".join(run.stderr.strip().splitlines()[-15:]), file=sys.stderr, flush=True)
         results += batch
 
+
+def save_report(results: list, cmdline: str, gen_times: dict, replace: bool) -> int:
     text = report(results, cmdline, gen_times)
     print()
     print(text)
-    if args.replace or not RESULTS.exists():
+    if replace or not RESULTS.exists():
         RESULTS.write_text("# kaohe 基准测试结果\n\n由 `bench/run.py` 生成,每次运行追加一节。\n\n" + text, "utf-8")
     else:
         with open(RESULTS, "a", encoding="utf-8") as f:

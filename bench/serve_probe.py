@@ -1,0 +1,53 @@
+"""One timed correction under `kaohe serve` (bench/run.py, scenario serve-correction).
+
+Flips one result value of the served content (as setup_correction does for build-correction), then waits
+until the running `kaohe serve` has rebuilt the site: its manifest, written last, is a new file. The wall
+time of this script is the time from saving the file to the corrected site being in place, including the
+wait for serve's next look at the files (every 250 ms). It imports nothing heavy, so its own start-up is
+a few tens of milliseconds.
+
+    python bench/serve_probe.py STATE.json CONTENT OUTPUT
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+MANIFEST = ".kaohe-manifest.json"
+TIMEOUT = 300.0
+
+
+def stamp(path: Path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def main(state_path: str, content: str, output: str) -> int:
+    state = json.loads(Path(state_path).read_text("utf-8"))
+    manifest = Path(output) / MANIFEST
+    before = stamp(manifest)
+    path = Path(content) / state["file"]
+    lines = path.read_text("utf-8").split("\n")
+    cells = lines[state["line"]].split(",")
+    cells[2] = state["changed"] if cells[2] == state["original"] else state["original"]
+    lines[state["line"]] = ",".join(cells)
+    path.write_text("\n".join(lines), "utf-8")
+    start = time.perf_counter()
+    while time.perf_counter() - start < TIMEOUT:
+        now = stamp(manifest)
+        if now is not None and now != before:
+            print(f"更正后 {time.perf_counter() - start:.2f} 秒,预览中的网站已更新({cells[0]} {cells[1]} = {cells[2]})")
+            return 0
+        time.sleep(0.005)
+    print(f"{TIMEOUT:.0f} 秒内预览中的网站没有更新", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:4]))
