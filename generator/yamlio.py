@@ -37,6 +37,12 @@ class _Loader(yaml.SafeLoader):
     line_offset = 0
 
 
+# libyaml's parser, with the same constructors, where PyYAML was built with it: a rulebook parses about
+# ten times faster. Its error messages are worded differently, so malformed YAML is parsed again by the
+# pure-Python loader, whose messages _yaml_message translates.
+_FastLoader = type("_FastLoader", (yaml.CSafeLoader,), {"line_offset": 0}) if getattr(yaml, "__with_libyaml__", False) else None
+
+
 def _construct_map(loader: _Loader, node: yaml.MappingNode) -> YMap:
     loader.flatten_mapping(node)
     out = YMap()
@@ -76,10 +82,11 @@ def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode):
         return loader.construct_scalar(node)
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
-_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+for _cls in (_Loader, _FastLoader) if _FastLoader is not None else (_Loader,):
+    _cls.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+    _cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+    _cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+    _cls.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 
 def _yaml_message(exc: yaml.YAMLError) -> str:
@@ -104,6 +111,15 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
 
 def load_yaml(text: str, path: str, line_offset: int = 0):
     """Parse YAML text; raise a ContentError naming the line on malformed input."""
+    if _FastLoader is not None:
+        loader = _FastLoader(text)
+        loader.line_offset = line_offset
+        try:
+            return loader.get_single_data()
+        except yaml.YAMLError:
+            pass                # parsed again below, for PyYAML's own message
+        finally:
+            loader.dispose()
     loader = _Loader(text)
     loader.line_offset = line_offset
     try:
