@@ -101,12 +101,13 @@ class Files:
         kept = {rel: digest for rel, digest in self.old.items() if rel.startswith(prefix)}
         if not kept:
             return False
-        for rel in sorted(kept):
-            if self.inplace:
-                ok = safe_join(self.current, rel).is_file()
-            else:
-                ok = self._link(rel, self._target(rel))
-            if not ok:
+        if self.inplace:        # one walk of the folder rather than a stat per file (a bundle has thousands)
+            if not set(kept) <= files_under(self.current, prefix):
+                self.drop_tree(prefix)
+                return False
+            self.digests.update(kept)
+        for rel in sorted(kept) if not self.inplace else ():
+            if not self._link(rel, self._target(rel)):
                 self.drop_tree(prefix)
                 return False
             self.digests[rel] = kept[rel]
@@ -230,6 +231,16 @@ class Files:
                 except OSError:
                     break
         write_manifest(self.root, manifest)
+
+
+def files_under(root: Path, prefix: str) -> set[str]:
+    """The relative paths of the files under root/prefix (prefix ends with "/")."""
+    top = safe_path(root, prefix.rstrip("/"))
+    out = set()
+    for folder, _dirs, names in os.walk(top):
+        rel = prefix + folder[len(top) + 1:] + "/" if folder != top else prefix
+        out.update(rel + name for name in names)
+    return out
 
 
 def safe_join(root: Path, relpath: str) -> Path:

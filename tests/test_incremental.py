@@ -157,6 +157,12 @@ def test_search_index_is_kept_when_only_scores_change(tmp_path, monkeypatch, per
     assert bundle() == first
     equals_full_build("full-1")
 
+    # a bundle file deleted by hand: the next rebuild makes the index afresh instead of keeping it
+    next(out.glob("pagefind/fragment/*")).unlink()
+    fixes.write_text(fixes.read_text(encoding="utf-8").replace(",99,94,", ",99,95,"), encoding="utf-8")
+    assert not build(content, out, drafts=True, shown="content").search_kept
+    equals_full_build("full-1b")
+
     units = content / "units.csv"
     units.write_text(units.read_text(encoding="utf-8").replace("乙局", "乙局(新名)"), encoding="utf-8")
     assert not build(content, out, drafts=True, shown="content").search_kept
