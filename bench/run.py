@@ -15,6 +15,8 @@ Scenarios besides check and build-cold:
 - build-warm: kaohe build over the output of a previous build, nothing changed;
 - build-correction: one result value in the last round of a copy of the content is changed (and
   changed back on the next repetition), then kaohe build over that copy's existing output;
+- serve-correction: the same change under a running `kaohe serve` (started once per size on its own
+  copy, not timed); bench/serve_probe.py flips the value and waits until the site is rebuilt;
 - hugo: the same scorecard and round-index pages built by Hugo (bench/hugo/), for comparison; its
   content pages are generated from kaohe's data files (setup, not timed). Skipped if `hugo` is
   not installed (this script installs nothing; on Debian: apt-get install -y hugo).
@@ -80,7 +82,7 @@ class Ctx:
         return self.root / "hugo"
 
     @property
-    def hugo_public(self) -> Path:     # Hugo's --destination, deleted before every run
+    def hugo_public(self) -> Path:     # Hugo's --destination, moved aside before every run
         return self.root / "hugo-public"
 
 
@@ -211,7 +213,14 @@ def setup_serve(ctx: Ctx) -> None:
 
 
 def stop_servers() -> None:
-    for proc in _servers.values():
+    """Stop the running `kaohe serve`s, printing each one's peak memory (what it keeps between rebuilds)."""
+    for size, proc in _servers.items():
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            peak = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+            print(f"[{size}] kaohe serve 峰值内存 {int(peak) / 1024:.0f} MiB", flush=True)
+        except (OSError, StopIteration):
+            pass
         proc.terminate()
         proc.wait(timeout=30)
     _servers.clear()
@@ -258,7 +267,7 @@ class Scenario:
 SCENARIOS = [
     Scenario("check", "kaohe check: read, validate and score every round",
              lambda c: [*kaohe(), "check", "--content", str(c.content), "-v"]),
-    Scenario("build-cold", "kaohe build into a deleted output folder",
+    Scenario("build-cold", "kaohe build into an output folder moved aside",
              lambda c: [*kaohe(), "build", "--content", str(c.content), "--output", str(c.output), "--drafts", "-v"],
              setup=remove_output, pages=kaohe_pages),
     Scenario("serve-correction", "one result value changed under a running kaohe serve, until the rebuilt "
