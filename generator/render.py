@@ -12,8 +12,7 @@ import pickle
 import traceback
 from pathlib import Path
 
-from markupsafe import Markup
-from markupsafe import _escape_inner
+from markupsafe import Markup, escape
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.compiler import CodeGenerator
 
@@ -36,6 +35,13 @@ def theme_dirs(content_dir: Path, shown: str, theme: str | None, report: Report)
         report.error(str(DEFAULT_THEME), None, "找不到默认主题;请以可编辑方式安装 kaohe(pip install -e .),使 themes/default 与 generator 位于同一目录")
     dirs.append(DEFAULT_THEME)
     return dirs
+
+
+try:
+    from markupsafe import _escape_inner        # the C function behind markupsafe.escape
+except ImportError:                             # a markupsafe without it: the public function
+    def _escape_inner(text: str) -> str:
+        return str(escape(text))
 
 
 def output_escape(value) -> str:
@@ -66,6 +72,19 @@ class _Environment(Environment):
     output_escape = staticmethod(output_escape)
 
 
+def _environment_class() -> type:
+    """_Environment where it writes what Jinja itself would (the override relies on a method of Jinja's
+    code generator); else Jinja's own Environment."""
+    try:
+        out = _Environment(autoescape=True).from_string("{{ a }}{{ b }}{{ c }}").render(a="<&'\">", b=Markup("<i>"), c=1)
+    except Exception:
+        return Environment
+    return _Environment if out == "&lt;&amp;&#39;&#34;&gt;<i>1" else Environment
+
+
+ENVIRONMENT = _environment_class()
+
+
 class Renderer:
     def __init__(self, themes: list[Path], site: SiteInfo):
         self.themes = themes
@@ -76,10 +95,10 @@ class Renderer:
             for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
                 salt.update(path.as_posix().encode("utf-8") + b"\0" + hashlib.sha256(path.read_bytes()).digest())
         self.salt = salt.digest()
-        self.env = _Environment(
+        self.env = ENVIRONMENT(
             loader=ChoiceLoader([FileSystemLoader(str(t / "templates")) for t in themes]),
             autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-            keep_trailing_newline=True, auto_reload=False)   # a Renderer lives for one build
+            keep_trailing_newline=True, auto_reload=False)   # kept only while the theme files are the same (salt)
         self.fragments: dict = {}
         self.templates: dict = {}
         self.env.filters["fragment"] = self.fragment
