@@ -17,6 +17,7 @@ Scenarios besides check and build-cold:
   changed back on the next repetition), then kaohe build over that copy's existing output;
 - serve-correction: the same change under a running `kaohe serve` (started once per size on its own
   copy, not timed); bench/serve_probe.py flips the value and waits until the site is rebuilt;
+- serve-deduction: the same, for one more deduction of one unit (moves no shown category average);
 - hugo: the same scorecard and round-index pages built by Hugo (bench/hugo/), for comparison; its
   content pages are generated from kaohe's data files (setup, not timed). Skipped if `hugo` is
   not installed (this script installs nothing; on Debian: apt-get install -y hugo).
@@ -167,24 +168,35 @@ def setup_correction(ctx: Ctx) -> None:
     path.write_text("\n".join(lines), "utf-8")
 
 
-def flip_state(content: Path, stamp: str) -> dict:
-    """Which value the correction scenarios flip: the first CORRECTION_REF row of the last round's first
-    results CSV, between its original value and 60 (or 90 if it was 60)."""
+DEDUCTION_REF = "A1-1"     # a criterion: 未及时传达学习…, 1 point per time, at most 2
+
+
+def flip_state(content: Path, stamp: str, deduction: bool = False) -> dict:
+    """Which value the correction scenarios flip, in the last round's first results CSV: the first
+    CORRECTION_REF row, between its value and 60 (90 if it was 60), which happens to move the shown
+    category average of a section for the unit's whole category; or (`deduction`) the first DEDUCTION_REF
+    row counted once, between 1 and 2 times, a correction that moves no shown average."""
     last = sorted((content / "results").glob("*/round.yaml"))[-1].parent
     path = sorted(p for p in last.glob("*.csv") if p.name != "corrections.csv")[0]
     lines = path.read_text("utf-8").split("\n")
-    line = next(i for i, text in enumerate(lines) if text.split(",")[1:2] == [CORRECTION_REF])
-    original = lines[line].split(",")[2]
+    if deduction:
+        line = next(i for i, text in enumerate(lines) if text.split(",")[1:3] == [DEDUCTION_REF, "1"])
+        original, changed = "1", "2"
+    else:
+        line = next(i for i, text in enumerate(lines) if text.split(",")[1:2] == [CORRECTION_REF])
+        original = lines[line].split(",")[2]
+        changed = "90" if original == "60" else "60"
     return {"workload": stamp, "file": str(path.relative_to(content)), "line": line, "original": original,
-            "changed": "90" if original == "60" else "60"}
+            "changed": changed}
 
 
-_servers: dict = {}      # size -> the running `kaohe serve` of serve-correction
+_servers: dict = {}      # size -> the running `kaohe serve` of serve-correction and serve-deduction
 
 
 def setup_serve(ctx: Ctx) -> None:
     """Start `kaohe serve` on a copy of the content (bench/work/<N>/serve/) once per size, and wait for its
-    first build (not timed); each repetition's probe then flips one value and waits for the rebuild."""
+    first build (not timed); each repetition's probe then flips one value and waits for the rebuild
+    (serve-correction and serve-deduction flip different values of the same copy)."""
     if ctx.size in _servers:
         return
     stop_servers()
@@ -192,10 +204,12 @@ def setup_serve(ctx: Ctx) -> None:
     content, output, state_path = base / "content", base / "output", base / "state.json"
     stamp = (ctx.root / "workload.json").read_text("utf-8")
     state = json.loads(state_path.read_text("utf-8")) if state_path.is_file() else {}
-    if state.get("workload") != stamp or not content.is_dir():
+    if state.get("workload") != stamp or not content.is_dir() or not (base / "state-deduction.json").is_file():
         shutil.rmtree(base, ignore_errors=True)
         shutil.copytree(ctx.content, content)
         state_path.write_text(json.dumps(flip_state(content, stamp), ensure_ascii=False), "utf-8")
+        (base / "state-deduction.json").write_text(json.dumps(flip_state(content, stamp, deduction=True),
+                                                              ensure_ascii=False), "utf-8")
     import socket
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -273,7 +287,12 @@ SCENARIOS = [
     Scenario("serve-correction", "one result value changed under a running kaohe serve, until the rebuilt "
              "site is in place (bench/serve_probe.py; memory is the probe's)",
              lambda c: [sys.executable, str(BENCH / "serve_probe.py"), str(c.serve / "state.json"),
-                        str(c.serve / "content"), str(c.serve / "output")],
+                        str(c.serve / "content"), str(c.serve / "output"), str(c.serve / "serve.log")],
+             setup=setup_serve),
+    Scenario("serve-deduction", "as serve-correction, but the change is one more deduction (a count from 1 to "
+             "2), which moves no shown category average",
+             lambda c: [sys.executable, str(BENCH / "serve_probe.py"), str(c.serve / "state-deduction.json"),
+                        str(c.serve / "content"), str(c.serve / "output"), str(c.serve / "serve.log")],
              setup=setup_serve),
     Scenario("build-warm", "kaohe build over the output of a previous build (nothing changed)",
              lambda c: [*kaohe(), "build", "--content", str(c.content), "--output", str(c.output), "--drafts", "-v"],

@@ -6,7 +6,9 @@ time of this script is the time from saving the file to the corrected site being
 wait for serve's next look at the files (every 250 ms). It imports nothing heavy, so its own start-up is
 a few tens of milliseconds.
 
-    python bench/serve_probe.py STATE.json CONTENT OUTPUT
+    python bench/serve_probe.py STATE.json CONTENT OUTPUT [SERVE_LOG]
+
+With SERVE_LOG (serve's output), it also prints serve's line about this rebuild (pages re-rendered).
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ def stamp(path: Path):
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
-def main(state_path: str, content: str, output: str) -> int:
+def main(state_path: str, content: str, output: str, log: str | None = None) -> int:
     state = json.loads(Path(state_path).read_text("utf-8"))
     manifest = Path(output) / MANIFEST
     before = stamp(manifest)
@@ -42,7 +44,13 @@ def main(state_path: str, content: str, output: str) -> int:
     while time.perf_counter() - start < TIMEOUT:
         now = stamp(manifest)
         if now is not None and now != before:
-            print(f"更正后 {time.perf_counter() - start:.2f} 秒,预览中的网站已更新({cells[0]} {cells[1]} = {cells[2]})")
+            took = time.perf_counter() - start
+            said = ""
+            if log:
+                time.sleep(0.05)   # serve prints its line just after the manifest is written
+                lines = [line for line in Path(log).read_text("utf-8", errors="replace").splitlines() if "已生成" in line]
+                said = ";" + lines[-1] if lines else ""
+            print(f"更正后 {took:.2f} 秒,预览中的网站已更新({cells[0]} {cells[1]} = {cells[2]}){said}")
             return 0
         time.sleep(0.005)
     print(f"{TIMEOUT:.0f} 秒内预览中的网站没有更新", file=sys.stderr)
@@ -50,4 +58,4 @@ def main(state_path: str, content: str, output: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(*sys.argv[1:5]))

@@ -111,7 +111,8 @@ class Preview:
                 return
             for line in site.report.lines():
                 print(line, file=sys.stderr)
-            print(f"已生成 {site.files} 个文件,用时 {time.perf_counter() - start:.1f} 秒。", flush=True)
+            print(f"已生成 {site.files} 个文件,其中 {site.pages - site.kept} 个页面重新生成,"
+                  f"用时 {time.perf_counter() - start:.1f} 秒。", flush=True)
             return
         print(f"{self.failure[0]};修改后保存即可自动重新生成。", file=sys.stderr, flush=True)
 
