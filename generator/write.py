@@ -263,7 +263,7 @@ def safe_path(root, relpath: str) -> str:
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:
-    # no indent: json's C encoder only runs without one (0.25 s for the 80,000 entries of a 10k site, else)
+    # compact, in one line: 9 MB at 10k units; with indent json uses its pure-Python encoder (about 0.05 s more)
     (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 
