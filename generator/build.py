@@ -169,12 +169,13 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     what the previous build in this process computed, where its inputs are the same."""
     shown = shown or str(content_dir)
     options = {"drafts": drafts, "profile": profile, "search": search, "pdf": pdf, "version": __version__}
+    digests: dict = {}
     inputs = inputs_hash([content_dir, content_dir.parent / "themes", DEFAULT_THEME.parent, Path(__file__).parent],
-                         options)
+                         options, digests)
     if unchanged(output, inputs):
         return None                          # built from exactly these inputs, and whole: nothing to do
     if warm is not None:
-        warm.begin(content_dir, (shown, drafts, profile, pdf))
+        warm.begin(content_dir, (shown, drafts, profile, pdf), digests)
     site = check(content_dir, shown, log, warm)
     profile = profile or site.content.config.profile
     report = Report()

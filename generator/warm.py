@@ -43,12 +43,13 @@ class Warm:
     kept: set = field(default_factory=set)         # rounds whose scored states this build takes as they are
     reading: dict = field(default_factory=dict)    # round id -> problems found reading it, in this build
 
-    def begin(self, content_dir: Path, options: tuple) -> None:
-        """Before a build: digest every round's own inputs and decide which rounds are kept."""
+    def begin(self, content_dir: Path, options: tuple, digests: dict | None = None) -> None:
+        """Before a build: digest every round's own inputs and decide which rounds are kept. `digests`:
+        the files' SHA-256 by path where the build has them already (write.inputs_hash)."""
         if options != self.options:
             self.views = {}
             self.options = options
-        self.keys = own_keys(content_dir)
+        self.keys = own_keys(content_dir, digests or {})
         self.kept = set()
         self.reading = {}
         for rid in self.keys:
@@ -78,24 +79,25 @@ class Warm:
             self.views.pop(rid, None)
 
 
-def own_keys(content_dir: Path) -> dict[str, bytes]:
+def own_keys(content_dir: Path, digests: dict) -> dict[str, bytes]:
     """round id (its folder's name) -> digest of every content file outside results/ and every file of
-    results/<round>/, by path and bytes."""
+    results/<round>/, by path and bytes (`digests`: each file's SHA-256 by path, where known)."""
     shared = hashlib.sha256()
     results = content_dir / "results"
     for path in sorted(p for p in content_dir.rglob("*") if p.is_file()):
         if results in path.parents:
             continue
-        shared.update(path.relative_to(content_dir).as_posix().encode("utf-8") + b"\0" + _file_digest(path))
+        shared.update(path.relative_to(content_dir).as_posix().encode("utf-8") + b"\0" + _file_digest(path, digests))
     keys = {}
     if results.is_dir():
         for folder in sorted(p for p in results.iterdir() if p.is_dir()):
             digest = shared.copy()
             for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0" + _file_digest(path))
+                digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0" + _file_digest(path, digests))
             keys[folder.name] = digest.digest()
     return keys
 
 
-def _file_digest(path: Path) -> bytes:
-    return hashlib.sha256(path.read_bytes()).digest()
+def _file_digest(path: Path, digests: dict) -> bytes:
+    known = digests.get(path)
+    return known if known is not None else hashlib.sha256(path.read_bytes()).digest()

@@ -30,15 +30,19 @@ def read_manifest(output: Path) -> dict:
         return {}
 
 
-def inputs_hash(folders: list[Path], options: dict) -> str:
-    """One hash over every file of the given folders (path and bytes) and the build options."""
+def inputs_hash(folders: list[Path], options: dict, files: dict | None = None) -> str:
+    """One hash over every file of the given folders (path and bytes) and the build options. `files`, if
+    given, receives each file's own SHA-256 by path (warm.py reuses them rather than reading the files again)."""
     digest = hashlib.sha256(json.dumps(options, sort_keys=True, ensure_ascii=False).encode("utf-8"))
     for folder in folders:
         if not folder.is_dir():
             continue
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            one = hashlib.sha256(path.read_bytes()).digest()
+            if files is not None:
+                files[path] = one
             digest.update(str(path.relative_to(folder)).encode("utf-8") + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+            digest.update(one)
     return digest.hexdigest()
 
 
