@@ -33,6 +33,7 @@ import platform
 import re
 import shlex
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -160,12 +161,18 @@ def setup_correction(ctx: Ctx) -> None:
         build_untimed(content, output)
         state = flip_state(content, stamp)
         state_path.write_text(json.dumps(state, ensure_ascii=False), "utf-8")
+    flip(content, state)
+
+
+def flip(content: Path, state: dict) -> list[str]:
+    """Toggle the value `state` (flip_state) names between its original and changed text; the row's cells."""
     path = content / state["file"]
     lines = path.read_text("utf-8").split("\n")
     cells = lines[state["line"]].split(",")
     cells[2] = state["changed"] if cells[2] == state["original"] else state["original"]
     lines[state["line"]] = ",".join(cells)
     path.write_text("\n".join(lines), "utf-8")
+    return cells
 
 
 DEDUCTION_REF = "A1-1"     # a criterion: 未及时传达学习…, 1 point per time, at most 2
@@ -210,7 +217,6 @@ def setup_serve(ctx: Ctx) -> None:
         state_path.write_text(json.dumps(flip_state(content, stamp), ensure_ascii=False), "utf-8")
         (base / "state-deduction.json").write_text(json.dumps(flip_state(content, stamp, deduction=True),
                                                               ensure_ascii=False), "utf-8")
-    import socket
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

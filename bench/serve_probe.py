@@ -3,8 +3,8 @@
 Flips one result value of the served content (as setup_correction does for build-correction), then waits
 until the running `kaohe serve` has rebuilt the site: its manifest, written last, is a new file. The wall
 time of this script is the time from saving the file to the corrected site being in place, including the
-wait for serve's next look at the files (every 250 ms). It imports nothing heavy, so its own start-up is
-a few tens of milliseconds.
+wait for serve's next look at the files (every 250 ms). It imports nothing heavy (bench/run.py's flip and the
+standard library), so its own start-up is a few tens of milliseconds.
 
     python bench/serve_probe.py STATE.json CONTENT OUTPUT [SERVE_LOG]
 
@@ -17,6 +17,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from run import flip     # bench/run.py, beside this script (it imports only the standard library)
 
 MANIFEST = ".kaohe-manifest.json"
 TIMEOUT = 300.0
@@ -34,12 +36,7 @@ def main(state_path: str, content: str, output: str, log: str | None = None) -> 
     state = json.loads(Path(state_path).read_text("utf-8"))
     manifest = Path(output) / MANIFEST
     before = stamp(manifest)
-    path = Path(content) / state["file"]
-    lines = path.read_text("utf-8").split("\n")
-    cells = lines[state["line"]].split(",")
-    cells[2] = state["changed"] if cells[2] == state["original"] else state["original"]
-    lines[state["line"]] = ",".join(cells)
-    path.write_text("\n".join(lines), "utf-8")
+    cells = flip(Path(content), state)
     start = time.perf_counter()
     while time.perf_counter() - start < TIMEOUT:
         now = stamp(manifest)

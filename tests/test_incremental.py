@@ -25,6 +25,16 @@ def stamps(root):
     return {rel: (p.stat().st_ino, p.stat().st_mtime_ns) for rel, p in files(root).items()}
 
 
+def add_once(path, marker: str, row: str) -> None:
+    """Append a row to a CSV file unless a row containing `marker` is there already."""
+    text = path.read_text(encoding="utf-8")
+    if marker not in text:
+        path.write_text(text + row + "\n", encoding="utf-8")
+
+
+EARLIER = "2024-02-01,jg-a,B1,组织考核,value,96,90,复核出勤记录"   # a correction of 2023, the year before 2024
+
+
 def same_bytes(a, b):
     fa, fb = files(a), files(b)
     fa.pop(MANIFEST, None), fb.pop(MANIFEST, None)
@@ -86,10 +96,8 @@ def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, serve, edits):
             p = content / "units.csv"
             p.write_text(p.read_text(encoding="utf-8").replace("乙局", f"乙局{i}"), encoding="utf-8")
         elif edit == "note":
-            p = content / "results/2024/corrections.csv"
-            text = p.read_text(encoding="utf-8")
-            if ",note," not in text:
-                p.write_text(text + "2025-02-01,jg-a,A1-2,组织考核,note,学习记录缺失,已补记录,补交学习记录后更正说明\n", encoding="utf-8")
+            add_once(content / "results/2024/corrections.csv", ",note,",
+                     "2025-02-01,jg-a,A1-2,组织考核,note,学习记录缺失,已补记录,补交学习记录后更正说明")
         elif edit == "title":
             p = content / "site.yaml"
             p.write_text(p.read_text(encoding="utf-8").replace("金样例考核网站", f"金样例考核网站{i}"), encoding="utf-8")
@@ -102,17 +110,11 @@ def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, serve, edits):
             if "theme:" not in p.read_text(encoding="utf-8"):
                 p.write_text(p.read_text(encoding="utf-8") + "theme: mine\n", encoding="utf-8")
         elif edit == "correction":
-            p = content / "results/2024/corrections.csv"
-            text = p.read_text(encoding="utf-8")
-            if "jg-b,B1" not in text:
-                p.write_text(text + "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录\n", encoding="utf-8")
+            add_once(content / "results/2024/corrections.csv", "jg-b,B1", "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录")
         elif edit == "undo":
             shutil.copy(GOLDEN / "units.csv", content / "units.csv")
         elif edit == "earlier":        # the year before changes: 2024's scorecards show it as 上一年度
-            p = content / "results/2023/corrections.csv"
-            text = p.read_text(encoding="utf-8")
-            if "jg-a,B1" not in text:
-                p.write_text(text + "2024-02-01,jg-a,B1,组织考核,value,96,90,复核出勤记录\n", encoding="utf-8")
+            add_once(content / "results/2023/corrections.csv", "jg-a,B1", EARLIER)
         elif edit == "broken":         # a build that fails, then the file as it was
             p = content / "results/2024/corrections.csv"
             text = p.read_text(encoding="utf-8")
@@ -235,8 +237,7 @@ def test_serve_rescores_only_changed_rounds_and_still_equals_a_full_build(tmp_pa
     views = {rid: view for rid, (view, _before) in warm.views.items()}
     card = out / "results/2024/jg-a/index.html"
     before = card.read_text(encoding="utf-8")
-    p = content / "results/2023/corrections.csv"
-    p.write_text(p.read_text(encoding="utf-8") + "2024-02-01,jg-a,B1,组织考核,value,96,90,复核出勤记录\n", encoding="utf-8")
+    add_once(content / "results/2023/corrections.csv", "jg-a,B1", EARLIER)
     build(content, out, drafts=True, shown="content", search=False, warm=warm)
     assert warm.kept == {"2024"}                                 # 2024 was not read or scored again …
     assert warm.views["2024"][0] is not views["2024"]            # … but its view is new: its year before changed
