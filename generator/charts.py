@@ -134,8 +134,19 @@ def section_comparison(ident: str, rows: list[tuple[str, float, float | None, st
     """
     if not rows:
         return empty(ident, title)
-    x0, span, bar_h, pitch, top = 16.0, 460.0, 14, 62, 30
-    bottom = top + len(rows) * pitch
+    body = [_comparison_frame(len(rows))]
+    parts = []
+    for i, row in enumerate(rows):
+        svg, desc = _comparison_row(i, *row)
+        body.append(svg)
+        parts.append(desc)
+    return _svg(ident, title, ";".join(parts), 30 + len(rows) * 62 + 24, body)
+
+
+@lru_cache(maxsize=64)       # pure: the legend, grid and axis depend only on the number of sections
+def _comparison_frame(n: int) -> str:
+    x0, span, pitch, top = 16.0, 460.0, 62, 30
+    bottom = top + n * pitch
     body = [_rect(x0, 6, 14, 14, "kh-bar kh-bar-unit", UNIT_PAINT), _text(x0 + 20, 18, "本单位"),
             _rect(x0 + 90, 6, 14, 14, "kh-bar kh-bar-avg", AVG_PAINT), _text(x0 + 110, 18, "类别平均")]
     for tick in range(0, 101, 25):
@@ -143,21 +154,25 @@ def section_comparison(ident: str, rows: list[tuple[str, float, float | None, st
         body.append(_line(x, top, x, bottom, "kh-grid", GRID_PAINT))
         body.append(_text(x, bottom + 16, f"{tick}%", "kh-label kh-tick", "middle", 11))
     body.append(_line(x0, bottom, x0 + span, bottom, "kh-axis", AXIS_PAINT))
-    parts = []
-    for i, (label, unit, avg, unit_text, avg_text) in enumerate(rows):
-        y = top + i * pitch
-        body.append(_text(x0, y + 14, label, "kh-label kh-section"))
-        w = span * _rate(unit)
-        body.append(_rect(x0, y + 20, w, bar_h, "kh-bar kh-bar-unit", UNIT_PAINT))
-        body.append(_text(x0 + w + 6, y + 31, unit_text, "kh-label kh-value", size=12))
-        if avg is not None:
-            w = span * _rate(avg)
-            body.append(_rect(x0, y + 38, w, bar_h, "kh-bar kh-bar-avg", AVG_PAINT))
-            body.append(_text(x0 + w + 6, y + 49, avg_text, "kh-label kh-value", size=12))
-        elif avg_text:
-            body.append(_text(x0, y + 49, avg_text, "kh-label kh-value", size=12))
-        parts.append(f"{label}:本单位 {unit_text}" + (f",类别平均 {avg_text}" if avg is not None else ""))
-    return _svg(ident, title, ";".join(parts), bottom + 24, body)
+    return "".join(body)
+
+
+@lru_cache(maxsize=65536)    # pure: most units share most of their sections' (rate, text) with others
+def _comparison_row(i: int, label: str, unit: float, avg: float | None, unit_text: str, avg_text: str) -> tuple[str, str]:
+    """One section's bars and texts of section_comparison, and its part of the description."""
+    x0, span, bar_h, pitch, top = 16.0, 460.0, 14, 62, 30
+    y = top + i * pitch
+    body = [_text(x0, y + 14, label, "kh-label kh-section")]
+    w = span * _rate(unit)
+    body.append(_rect(x0, y + 20, w, bar_h, "kh-bar kh-bar-unit", UNIT_PAINT))
+    body.append(_text(x0 + w + 6, y + 31, unit_text, "kh-label kh-value", size=12))
+    if avg is not None:
+        w = span * _rate(avg)
+        body.append(_rect(x0, y + 38, w, bar_h, "kh-bar kh-bar-avg", AVG_PAINT))
+        body.append(_text(x0 + w + 6, y + 49, avg_text, "kh-label kh-value", size=12))
+    elif avg_text:
+        body.append(_text(x0, y + 49, avg_text, "kh-label kh-value", size=12))
+    return "".join(body), f"{label}:本单位 {unit_text}" + (f",类别平均 {avg_text}" if avg is not None else "")
 
 
 def trend(ident: str, points: list[tuple[str, float | None, str]], title: str, y_max: float,

@@ -75,11 +75,15 @@ class _Environment(Environment):
 def _environment_class() -> type:
     """_Environment where it writes what Jinja itself would (the override relies on a method of Jinja's
     code generator); else Jinja's own Environment."""
+    source = ("{% macro m(x) %}[{{ x }}|{{ x }}]{% endmacro %}{{ a }}{{ b }}{{ c }}|{% for i in l %}<{{ i }}{{ m(i) }}>"
+              "{% endfor %}{% if c %}{{ a }}!{% endif %}{% set t %}{{ a }}{{ c }}{% endset %}{{ t }}")
     try:
-        out = _Environment(autoescape=True).from_string("{{ a }}{{ b }}{{ c }}").render(a="<&'\">", b=Markup("<i>"), c=1)
+        out = _Environment(autoescape=True).from_string(source).render(a="<&'\">", b=Markup("<i>"), c=1, l=[1, "&"])
+        expected = Environment(autoescape=True).from_string(source).render(a="<&'\">", b=Markup("<i>"), c=1, l=[1, "&"])
     except Exception:
         return Environment
-    return _Environment if out == "&lt;&amp;&#39;&#34;&gt;<i>1" else Environment
+    return _Environment if out == expected == ("&lt;&amp;&#39;&#34;&gt;<i>1|<1[1|1]><&amp;[&amp;|&amp;]>"
+                                               "&lt;&amp;&#39;&#34;&gt;!&lt;&amp;&#39;&#34;&gt;1") else Environment
 
 
 ENVIRONMENT = _environment_class()
@@ -102,6 +106,7 @@ class Renderer:
         self.fragments: dict = {}
         self.templates: dict = {}
         self.env.filters["fragment"] = self.fragment
+        self.env.filters["fragments"] = self.fragments_of
 
     FRAGMENTS = 100_000     # rendered fragments remembered; most units share most of their item rows
 
@@ -120,6 +125,17 @@ class Renderer:
             hit = (value, Markup(self.template(template).render(it=value, **names)))
             self.fragments[key] = hit
         return hit[1]
+
+    def fragments_of(self, values, template: str, **names) -> Markup:
+        """`{{ s.items|fragments("scorecard_row.html", root=root) }}`: `fragment` for each value, joined; the
+        same text as a `{% for %}` loop over `fragment`, without a template loop per row."""
+        names_key = tuple(names.items())
+        cache = self.fragments
+        out = []
+        for value in values:
+            hit = cache.get((template, id(value), names_key))
+            out.append(hit[1] if hit is not None else self.fragment(value, template, **names))
+        return Markup("".join(out))
 
     def template(self, name: str):
         """A theme template, loaded once. Its globals become a plain dict: Jinja copies them into every

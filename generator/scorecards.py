@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict, namedtuple
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 
@@ -53,11 +54,15 @@ class RoundView:
         self.show_notes = "note" not in public_internal
         self.show_self = SELF_SOURCE not in public_internal
         self.history = history          # callable(unit_id, round) -> PreviousResult | None
+        self.award_names = None
+        self.rank_rows: dict = {}
+        self.overviews: dict = {}
         self.items = published_items(score)
         self.own = published_self(score)
         self.applies = layout.applies()
         self.totals = [fmt(int(t), int(p)) for t, p in zip(score.total, score.precision)]
         self.multi_source = len([s for s in self.rnd.composition if s != SELF_SOURCE]) > 1
+        self.composition = _composition(self.rnd)
         self._group_rows()
         self._sections()
         self.card = RoundCard(self.rnd.id, self.rnd.title, self.rnd.year, status or status_of(self.rnd), layout.n_units,
@@ -125,6 +130,9 @@ class RoundView:
                                 layout.books[layout.item_book[gi]].precision) for gi, it in enumerate(layout.items)]
         self.points_units = [round_half_up(Fraction(it.points), layout.books[layout.item_book[gi]].precision)
                              for gi, it in enumerate(layout.items)]
+        self.section_points = [[float(s.points) for s, _ in cols] for cols in self.section_cols]
+        self.section_points_text = [[plain(s.points) for s, _ in cols] for cols in self.section_cols]
+        self.aggregate_items = frozenset(gi for gi, it in enumerate(layout.items) if it.kind == "aggregate")
 
     def category_averages(self, category: str, b: int) -> tuple[list[str], list]:
         """A category's section averages as shown (text) and as drawn (rate of the section's points). The
@@ -168,24 +176,50 @@ class RoundView:
 
     # ------------------------------------------------------------ overview
     def badges(self, u: int) -> tuple[AwardBadge, ...]:
-        names = {a.id: a.name for a in self.rnd.awards}
-        return tuple(AwardBadge(a, names[a], tied) for a, tied in self.score.awards[u])
+        awards = self.score.awards[u]
+        if not awards:
+            return ()
+        if self.award_names is None:
+            self.award_names = {a.id: a.name for a in self.rnd.awards}
+        return tuple(AwardBadge(a, self.award_names[a], tied) for a, tied in awards)
 
     def rank_row(self, u: int) -> RankRow:
-        veto = "、".join(self.layout.vetoes[v][1].text for v in self.score.vetoes[u])
-        return RankRow(int(self.score.rank[u]), unit_card(self.layout.units[u]), self.totals[u], self.score.grade[u],
-                       self.badges(u), veto, self.scorecard_url(u))
+        """A unit's row of the rankings and award lists, made once per view (the overview and the 通报 share it)."""
+        row = self.rank_rows.get(u)
+        if row is None:
+            veto = "、".join(self.layout.vetoes[v][1].text for v in self.score.vetoes[u])
+            row = self.rank_rows[u] = RankRow(int(self.score.rank[u]), unit_card(self.layout.units[u]), self.totals[u],
+                                              self.score.grade[u], self.badges(u), veto, self.scorecard_url(u))
+        return row
 
     def scorecard_url(self, u: int) -> str:
         return f"{self.base}{self.layout.units[u].id}/index.html"
 
     def overview(self, rule_url, links=()) -> RoundPage:
+        layout = self.layout
+        rankings, awards, frequent = self.ranked(rule_url)
+        downloads = tuple(Download(label, f"{self.base}data/{name}") for name, label in
+                          (("scores.xlsx", "成绩表(Excel)"), ("scores.csv", "成绩表(CSV)"),
+                           ("items.csv", "逐项得分(CSV)"), ("scores.json", "成绩数据(JSON)")))
+        books = tuple(Link(b.title, rule_url(b.id)) for b in layout.books)
+        return RoundPage(self.card, self.grades_chart(), books, _composition(self.rnd), tuple(self.grade_counts()),
+                         rankings, awards, frequent, downloads,
+                         tuple(Link(r, f"results/{r}/index.html") for r in self.rnd.from_rounds), tuple(links))
+
+    def ranked(self, rule_url) -> tuple:
+        """(rankings, award lists, frequent deductions) of the round, made once per view: the overview and
+        the 通报 both show them."""
+        made = self.overviews.get(rule_url)
+        if made is not None:
+            return made
         layout, score = self.layout, self.score
+        rank = score.rank.tolist()
+        total = score.total.tolist()
         rankings = []
         for (cat, b), members in self.groups.items():
-            members = sorted(members, key=lambda u: (score.rank[u], u))
+            members = sorted(members, key=lambda u: (rank[u], u))
             book = layout.books[b]
-            avg = sum((Fraction(int(score.total[u]), 10 ** book.precision) for u in members), Fraction(0)) / len(members)
+            avg = Fraction(sum(total[u] for u in members), 10 ** book.precision) / len(members)
             rankings.append(Ranking(cat, Link(book.title, rule_url(book.id)), tuple(self.rank_row(u) for u in members),
                                     fmt(round_half_up(avg, book.precision), book.precision)))
         cat_order = {c: i for i, c in enumerate(self.rnd.rulebooks)}
@@ -195,13 +229,8 @@ class RoundView:
             winners = tuple(self.rank_row(u) for u, _ in score.award_lists.get(award.id, []))
             awards.append(AwardList(award.id, award.name, _award_rule(award), winners,
                                     any(t for _, t in score.award_lists.get(award.id, []))))
-        downloads = tuple(Download(label, f"{self.base}data/{name}") for name, label in
-                          (("scores.xlsx", "成绩表(Excel)"), ("scores.csv", "成绩表(CSV)"),
-                           ("items.csv", "逐项得分(CSV)"), ("scores.json", "成绩数据(JSON)")))
-        books = tuple(Link(b.title, rule_url(b.id)) for b in layout.books)
-        return RoundPage(self.card, self.grades_chart(), books, _composition(self.rnd), tuple(self.grade_counts()), tuple(rankings),
-                         tuple(awards), self.frequent(rule_url), downloads,
-                         tuple(Link(r, f"results/{r}/index.html") for r in self.rnd.from_rounds), tuple(links))
+        made = self.overviews[rule_url] = (tuple(rankings), tuple(awards), self.frequent(rule_url))
+        return made
 
     def frequent(self, rule_url) -> tuple[FrequentDeduction, ...]:
         """The criteria most units lost points on: the year's 存在问题."""
@@ -247,25 +276,46 @@ class RoundView:
         book_url = rule_url(book.id)
         sections = []
         values = self.section_values(u)
+        exact = u in self.exact_by_unit          # then some section sums are Fractions, else ints of 1/SCALE²
         average_texts, average_rates = self.category_averages(unit.category, b)
-        texts = [fmt(round_half_up(value, p, _scale(value)), p) for value in values]
-        row = (self.items[u].tolist(), self.own[u].tolist() if self.show_self else None, self.score.own.has[u].tolist())
-        for (section, gis), text, avg in zip(self.section_cols[b], texts, average_texts):
-            lines = tuple(self.item_line(u, gi, by_gi.get(gi, ()), book, book_url, row) for gi in gis)
-            sections.append(SectionLine(section.id, section.title, plain(section.points), text, avg, lines))
+        if exact:
+            texts = [fmt(round_half_up(value, p, _scale(value)), p) for value in values]
+            rates = [float(v) / _scale(v) / points if points else 0.0
+                     for v, points in zip(values, self.section_points[b])]
+            items_total = sum(v if isinstance(v, Fraction) else Fraction(v, SCALE2) for v in values) \
+                if values else Fraction(0)
+        else:
+            texts = [fmt(round_half_up(value, p, SCALE2), p) for value in values]
+            rates = [value / SCALE2 / points if points else 0.0 for value, points in zip(values, self.section_points[b])]
+            items_total = Fraction(sum(values), SCALE2)
+        items_row = self.items[u].tolist()
+        own_row = self.own[u].tolist() if self.show_self else None
+        has_row = self.score.own.has[u].tolist()
+        row = (items_row, own_row, has_row)
+        memo, aggregate, show_self = self.memo, self.aggregate_items, self.show_self
+        for (section, gis), points_text, text, avg in zip(self.section_cols[b], self.section_points_text[b], texts,
+                                                          average_texts):
+            lines = []
+            for gi in gis:
+                found = by_gi.get(gi, ())
+                # the key of item_line(), built here: this runs for every item of every scorecard
+                key = (gi, tuple(found), items_row[gi], own_row[gi] if show_self and has_row[gi] else None,
+                       u if gi in aggregate else None)
+                line = memo.get(key)
+                lines.append(line if line is not None else self.item_line(u, gi, found, book, book_url, row, key))
+            sections.append(SectionLine(section.id, section.title, points_text, text, avg, tuple(lines)))
         chart = charts.section_comparison(
             f"s-{unit.id}",
-            [(s.title, float(v) / _scale(v) / float(s.points) if s.points else 0.0, rate,
-              f"{text}/{plain(s.points)}", avg)
-             for (s, _), v, text, avg, rate in zip(self.section_cols[b], values, texts, average_texts, average_rates)],
+            [(s.title, rate, avg_rate, f"{text}/{points_text}", avg)
+             for (s, _), points_text, rate, text, avg, avg_rate
+             in zip(self.section_cols[b], self.section_points_text[b], rates, texts, average_texts, average_rates)],
             f"各部分得分与{unit.category}平均")
-        bonus = self._adjustments(adjust, "bonus", layout.bonus, book_url, "add")
-        penalties = self._adjustments(adjust, "penalty", layout.penalties, book_url, "deduct")
+        bonus = self._adjustments(adjust, "bonus", layout.bonus, book_url, "add") if adjust else ()
+        penalties = self._adjustments(adjust, "penalty", layout.penalties, book_url, "deduct") if adjust else ()
         vetoes = tuple(AdjustmentLine(Link(f"{layout.vetoes[v][1].text}(等次定为“{layout.vetoes[v][1].grade}”)",
                                            f"{book_url}#{layout.vetoes[v][1].id}"), "", "一票否决",
                                       self._notes(adjust.get(("veto", v), [])))
                        for v in score.vetoes[u])
-        items_total = sum(v if isinstance(v, Fraction) else Fraction(v, SCALE2) for v in values) if values else Fraction(0)
         own_total = ""
         if self.show_self and self.score.own.has[u].any():
             own_total = fmt(int(self.own[u][self.score.own.has[u]].sum()), p)
@@ -275,20 +325,22 @@ class RoundView:
             bonus_total=_dec_text(int(score.bonus[u])), bonus_capped=bool(score.bonus_raw[u] > score.bonus[u]),
             penalties=penalties, penalty_total=_dec_text(int(score.penalty[u])), vetoes=vetoes,
             total=self.totals[u], grade=score.grade[u], rank=int(score.rank[u]), rank_of=int(score.rank_size[u]),
-            awards=self.badges(u), next_grade=self._next_grade(u, book), composition=_composition(self.rnd),
+            awards=self.badges(u), next_grade=self._next_grade(u, book), composition=self.composition,
             chart=chart, previous=self.history(unit.id, self.rnd) if self.history else None, self_total=own_total,
             corrections=tuple(self.corrections.get(unit.id, ())) if self.corrections else ())
 
-    def item_line(self, u: int, gi: int, rows, book, book_url: str, row=None) -> ItemLine:
+    def item_line(self, u: int, gi: int, rows, book, book_url: str, row=None, key=None) -> ItemLine:
         """One item's line of a scorecard. It depends only on the item, its result rows, its score and the
         unit's self-assessment, which most units share (at 10,000 units, 3% of the lines are distinct):
         each distinct line is made once per round and shared. `row`: the unit's (scores, self scores,
-        has self score) as lists, when the caller has them."""
-        items, own_row, has = row if row is not None else (self.items[u].tolist(), self.own[u].tolist(),
-                                                            self.score.own.has[u].tolist())
-        own = own_row[gi] if self.show_self and has[gi] else None
-        key = (gi, tuple(rows), items[gi], own,
-               u if self.layout.items[gi].kind == "aggregate" else None)   # its basis names the unit's children
+        has self score) as lists, when the caller has them; `key`: the line's memo key, when the caller
+        has built it (scorecard())."""
+        if key is None:
+            items, own_row, has = row if row is not None else (self.items[u].tolist(), self.own[u].tolist(),
+                                                                self.score.own.has[u].tolist())
+            own = own_row[gi] if self.show_self and has[gi] else None
+            key = (gi, tuple(rows), items[gi], own,
+                   u if gi in self.aggregate_items else None)   # its basis names the unit's children
         line = self.memo.get(key)
         if line is None:
             if len(self.memo) >= MEMO_LIMIT:
@@ -407,15 +459,18 @@ class RoundView:
         """What the 通报 helpers draw on, from this state of the round."""
         layout, score = self.layout, self.score
         names = tuple(n for n, _ in self.grade_counts())
+        grade = list(score.grade)
         rows = []
         for (cat, b), members in self.groups.items():
-            counts = [sum(1 for u in members if score.grade[u] == n) for n in names]
-            rows.append((cat, tuple(counts), len(members)))
-        overview = self.overview(rule_url)
+            counts = dict.fromkeys(names, 0)
+            for u in members:
+                counts[grade[u]] = counts.get(grade[u], 0) + 1
+            rows.append((cat, tuple(counts[n] for n in names), len(members)))
+        rankings, award_lists, frequent = self.ranked(rule_url)
         awards = tuple((a.name, a.rule, tuple((w.unit.name, w.unit.category, w.total,
                                                 any(b.tied for b in w.awards if b.id == a.id)) for w in a.winners))
-                       for a in overview.awards)
-        frequent = tuple((f.criterion.text, f.item, f.units, f.points) for f in overview.frequent)
+                       for a in award_lists)
+        frequent = tuple((f.criterion.text, f.item, f.units, f.points) for f in frequent)
         fixes = []
         for lines in (self.corrections or {}).values():
             for c in lines:
@@ -423,11 +478,14 @@ class RoundView:
                 after = f"总分 {self.totals[u]},{score.grade[u]}" if u is not None else ""
                 fixes.append((c.date, c.unit.name if c.unit else "", c.what, c.old, c.new, c.reason, after))
         fixes.sort()
-        by_grade = tuple((n, tuple((layout.units[u].name, layout.units[u].category, self.totals[u])
-                                   for u in sorted(range(layout.n_units), key=lambda u: (-int(score.total[u]), u))
-                                   if score.grade[u] == n)) for n in names)
+        total = score.total.tolist()
+        in_grade: dict = {n: [] for n in names}
+        for u in sorted(range(layout.n_units), key=lambda u: (-total[u], u)):
+            if grade[u] in in_grade:
+                in_grade[grade[u]].append((layout.units[u].name, layout.units[u].category, self.totals[u]))
+        by_grade = tuple((n, tuple(in_grade[n])) for n in names)
         rankings = tuple((r.category, tuple((str(row.rank), row.unit.name, row.total, row.grade) for row in r.rows))
-                         for r in overview.rankings)
+                         for r in rankings)
         return NoticeData(self.rnd.title, self.rnd.year, organisation, layout.n_units, names, tuple(rows), awards,
                           frequent, tuple(fixes), by_grade, rankings, tuple(b.title for b in layout.books))
 
@@ -441,6 +499,7 @@ def _scale(value) -> int:
     return 1 if isinstance(value, Fraction) else SCALE2
 
 
+@lru_cache(maxsize=4096)
 def _dec_text(amount_fp: int) -> str:
     """A fixed-point amount as authors write numbers: 2, 0.5."""
     return plain(Decimal(amount_fp) / SCALE)
