@@ -10,10 +10,11 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from .content import Content
-from .data import DATA_FILES, data_files
+from .data import data_file
 from .errors import Report
 from .load import load_content
 from .corrections import apply as apply_corrections
@@ -207,7 +208,7 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
                     log("  搜索索引:单位名称、细则等检索内容未变,沿用上次的索引")
         try:
             site.pages = write_pages(site.model, renderer, writer, workers_for(len(site.content.units)), progress,
-                                     [lambda files: write_data(site, files, profile, renderer.salt)])
+                                     data_jobs(site, profile, renderer.salt))
             timer.lap("生成页面")
             if index is not None:
                 index.finish()
@@ -225,19 +226,19 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
 
 
 def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str, internal, writer,
-               key: str | None):
-    """A revision's data files as archived when it was published (they never change), else the current
-    site's when they were made from the same scores (`key`), else made now."""
+               key: str | None, name: str) -> None:
+    """One data file of a revision as archived when it was published (it never changes), else the current
+    site's when it was made from the same scores (`key`), else made now."""
     archived = Path(site.content_dir) / "results" / rid / "archive" / f"r{revision.number}" / \
         ("data-public" if profile == "public" else "data") if revision is not None else None
     if archived is not None and archived.is_dir():
-        for path in sorted(archived.iterdir()):
-            writer.put(prefix + path.name, path.read_bytes())
+        path = archived / name
+        if path.is_file():
+            writer.put(prefix + name, path.read_bytes())
         return
-    if key is not None and all([writer.reuse(prefix + name, key, page=False) for name in DATA_FILES]):
+    if key is not None and writer.reuse(prefix + name, key, page=False):
         return
-    for name, data in data_files(score, internal).items():
-        writer.put(prefix + name, data)
+    writer.put(prefix + name, data_file(score, name, internal))
 
 
 def scratch_folder(output: Path, records: int) -> Path:
@@ -258,15 +259,21 @@ def scratch_folder(output: Path, records: int) -> Path:
     return Path(tempfile.mkdtemp(prefix="kaohe-search-", dir=where))
 
 
-def write_data(site: Site, writer, profile: str, salt: bytes) -> None:
-    """Each round's data files (scores.csv/json/xlsx, items.csv), and each published revision's (archived)."""
+def data_jobs(site: Site, profile: str, salt: bytes) -> list:
+    """Each round's data files (scores.csv/json/xlsx, items.csv), and each published revision's (archived),
+    one job per file (parallel.write_pages shares them out), the larger kinds first."""
     model = site.model
     internal = model.internal
-    for rid, plan in model.plans.items():
-        key = hashlib.sha256(salt + model.keys(model.views[rid]).whole("data", profile, internal)).hexdigest()
-        round_data(site, plan.round_id, plan.revision, plan.score, f"results/{rid}/data/", profile, internal, writer, key)
-        for rev, score in plan.revisions:
-            round_data(site, rid, rev, score, f"results/{rid}/r{rev.number}/data/", profile, internal, writer, None)
+    jobs = []
+    for name in ("scores.xlsx", "items.csv", "scores.json", "scores.csv"):
+        for rid, plan in model.plans.items():
+            key = hashlib.sha256(salt + model.keys(model.views[rid]).whole("data", profile, internal)).hexdigest()
+            jobs.append(partial(round_data, site, plan.round_id, plan.revision, plan.score, f"results/{rid}/data/",
+                                profile, internal, key=key, name=name))
+            for rev, score in plan.revisions:
+                jobs.append(partial(round_data, site, rid, rev, score, f"results/{rid}/r{rev.number}/data/", profile,
+                                    internal, key=None, name=name))
+    return jobs        # each is called with the writer (write.Files) of the process that takes it
 
 
 def print_notices(site: Site, tmp: Path, drafts: bool) -> list[str]:

@@ -84,18 +84,26 @@ DATA_FILES = ("scores.csv", "scores.json", "scores.xlsx", "items.csv")
 
 def data_files(score: RoundScore, public_internal: tuple[str, ...] = ()) -> dict[str, bytes]:
     """relative path (under results/<round>/data/) -> file bytes."""
+    return {name: data_file(score, name, public_internal) for name in DATA_FILES}
+
+
+def data_file(score: RoundScore, name: str, public_internal: tuple[str, ...] = ()) -> bytes:
+    """One of DATA_FILES (each can be made on its own, so that the files of a round are made in parallel)."""
     layout = score.layout
     order = unit_order(score)
-    item_ids = list(dict.fromkeys(it.id for it in layout.items))
     items = published_items(score)
     applies = layout.applies()
+    if name == "items.csv":
+        return _items_csv(score, order, items, applies, show_self=SELF_SOURCE not in public_internal)
+    item_ids = list(dict.fromkeys(it.id for it in layout.items))
     table = _score_table(score, order, item_ids, items, applies)
-    return {
-        "scores.csv": _join(SCORE_COLUMNS + item_ids, [texts(c) if isinstance(c, list) else c for c in table]),
-        "scores.json": _json(score, table, item_ids, order),
-        "scores.xlsx": _xlsx(score, table, item_ids, order),
-        "items.csv": _items_csv(score, order, items, applies, show_self=SELF_SOURCE not in public_internal),
-    }
+    if name == "scores.csv":
+        return _join(SCORE_COLUMNS + item_ids, [texts(c) if isinstance(c, list) else c for c in table])
+    if name == "scores.json":
+        return _json(score, table, item_ids, order)
+    if name == "scores.xlsx":
+        return _xlsx(score, table, item_ids, order)
+    raise ValueError(f"unknown data file {name!r}")
 
 
 def _score_table(score: RoundScore, order, item_ids, items, applies) -> list:

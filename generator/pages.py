@@ -63,6 +63,7 @@ class SiteModel:
                 self.taken[unit.id].append((rid, u))
         books = self.content.rulebooks
         self.superseded_by = {b.supersedes: b.id for b in books.values() if b.supersedes in books}
+        self.revision_views: dict = {}
 
     def kept_view(self, rid: str, plan, warm, kept: set):
         """The last build's view of the round (serve, warm.py), when it shows exactly what a new one would:
@@ -106,50 +107,80 @@ class SiteModel:
         return i % n == k
 
     def pages(self):
-        first = self.shard[0] == 0
-        if first:
-            yield self.home()
-            yield from self.rule_pages()
+        """This process's share of the per-unit pages (unit pages and scorecards); the site-wide pages are
+        jobs(), which the processes take one at a time once their share is done."""
         yield from self.unit_pages()
         for rid in self.round_ids:
-            if not first:
-                view, plan = self.views[rid], self.plans[rid]
-                yield from self.scorecards(view, view.card.status.key == "draft")
-                for rev, score in plan.revisions:
-                    old = RoundView(score, public_internal=self.internal, history=self.previous,
-                                    base=f"results/{rid}/r{rev.number}/", status=revision_status(rev),
-                                    corrections=self.unit_corrections(rid, score))
-                    yield from self.scorecards(old, False, Link(f"{rid}:{rev.number}", f"results/{rid}/index.html"))
-                continue
             view, plan = self.views[rid], self.plans[rid]
-            draft = view.card.status.key == "draft"
-            links = [Link("通报", f"results/{rid}/notice/index.html")]
-            if rid in self.content.locks:
-                links.append(Link("更正记录", f"results/{rid}/corrections/index.html"))
-                links += [Link(f"第 {rev.number} 版", f"results/{rid}/r{rev.number}/index.html") for rev, _ in plan.revisions]
-            yield Page(f"results/{rid}/index.html", "round.html", None, view.rnd.title, "results", draft,
-                       key=self.keys(view).whole("overview", links), make=partial(view.overview, rule_url, links))
-            yield from self.scorecards(view, draft)
-            yield self.notice(view, draft, plan.revision.date if plan.revision else None,
-                              f"results/{rid}/notice/notice.pdf" if self.pdf else None)
-            if rid in self.content.locks:
-                base = f"results/{rid}/"
-                yield Page(f"{base}corrections/index.html", "corrections.html",
-                           corrections_page(plan, self.site, view.card, base), f"{view.rnd.title} · 更正记录", "results",
-                           draft)
+            yield from self.scorecards(view, view.card.status.key == "draft")
             for rev, score in plan.revisions:     # every published revision, whole and for good, under r<N>/
                 latest = Link(f"{rid}:{rev.number}", f"results/{rid}/index.html")
-                old = RoundView(score, public_internal=self.internal, history=self.previous,
-                                base=f"results/{rid}/r{rev.number}/", status=revision_status(rev),
-                                corrections=self.unit_corrections(rid, score))
-                links = [Link("最新结果", f"results/{rid}/index.html")]
-                yield Page(f"{old.base}index.html", "round.html", None, f"{old.rnd.title}(第 {rev.number} 版)", "results",
-                           False, superseded=latest, key=self.keys(old).whole("overview", links),
-                           make=partial(old.overview, rule_url, links))
-                yield from self.scorecards(old, False, latest)
-                notice = self.notice(old, False, rev.date, None)
-                notice.superseded = latest
-                yield notice
+                yield from self.scorecards(self.revision_view(rid, rev, score), False, latest)
+
+    def jobs(self) -> tuple[list, list]:
+        """The site-wide pages, in groups: callables each returning some Pages, as (the large ones: each
+        round's overview and 通报, a row per unit; the rest)."""
+        rounds, rest = [], [lambda: [self.home()], self.rule_pages, self.units_index]
+        for rid in self.round_ids:
+            # the overview and the 通报 in one job: they share the view's rankings (RoundView.ranked)
+            rounds.append(lambda rid=rid: self.round_overview(rid) + self.round_notice(rid))
+            if rid in self.content.locks:
+                rest.append(partial(self.round_corrections, rid))
+            for rev, score in self.plans[rid].revisions:
+                rounds.append(lambda rid=rid, rev=rev, score=score: self.revision_overview(rid, rev, score)
+                              + self.revision_notice(rid, rev, score))
+        return rounds, rest
+
+    def revision_view(self, rid: str, rev, score) -> RoundView:
+        """A published revision's view (made once per process: its scorecards, overview and 通报 share it)."""
+        key = (rid, rev.number)
+        view = self.revision_views.get(key)
+        if view is None or view.score is not score:
+            view = self.revision_views[key] = RoundView(
+                score, public_internal=self.internal, history=self.previous, base=f"results/{rid}/r{rev.number}/",
+                status=revision_status(rev), corrections=self.unit_corrections(rid, score))
+        return view
+
+    def round_links(self, rid: str) -> list[Link]:
+        links = [Link("通报", f"results/{rid}/notice/index.html")]
+        if rid in self.content.locks:
+            links.append(Link("更正记录", f"results/{rid}/corrections/index.html"))
+            links += [Link(f"第 {rev.number} 版", f"results/{rid}/r{rev.number}/index.html")
+                      for rev, _ in self.plans[rid].revisions]
+        return links
+
+    def round_overview(self, rid: str) -> list[Page]:
+        view = self.views[rid]
+        links = self.round_links(rid)
+        return [Page(f"results/{rid}/index.html", "round.html", None, view.rnd.title, "results",
+                     view.card.status.key == "draft", key=self.keys(view).whole("overview", links),
+                     make=partial(view.overview, rule_url, links))]
+
+    def round_notice(self, rid: str) -> list[Page]:
+        view, plan = self.views[rid], self.plans[rid]
+        return [self.notice(view, view.card.status.key == "draft", plan.revision.date if plan.revision else None,
+                            f"results/{rid}/notice/notice.pdf" if self.pdf else None)]
+
+    def round_corrections(self, rid: str) -> list[Page]:
+        view, plan = self.views[rid], self.plans[rid]
+        base = f"results/{rid}/"
+        return [Page(f"{base}corrections/index.html", "corrections.html",
+                     corrections_page(plan, self.site, view.card, base), f"{view.rnd.title} · 更正记录", "results",
+                     view.card.status.key == "draft")]
+
+    def revision_overview(self, rid: str, rev, score) -> list[Page]:
+        old = self.revision_view(rid, rev, score)
+        latest = Link(f"{rid}:{rev.number}", f"results/{rid}/index.html")
+        links = [Link("最新结果", f"results/{rid}/index.html")]
+        return [Page(f"{old.base}index.html", "round.html", None, f"{old.rnd.title}(第 {rev.number} 版)", "results",
+                     False, superseded=latest, key=self.keys(old).whole("overview", links),
+                     make=partial(old.overview, rule_url, links))]
+
+    def revision_notice(self, rid: str, rev, score) -> list[Page]:
+        old = self.revision_view(rid, rev, score)
+        notice = self.notice(old, False, rev.date, None)
+        notice.superseded = Link(f"{rid}:{rev.number}", f"results/{rid}/index.html")
+        return [notice]
 
     def notice(self, view: RoundView, draft: bool, date, pdf_url) -> Page:
         source = self.content.notices.get(view.rnd.id)
@@ -251,12 +282,17 @@ class SiteModel:
             vetoes=tuple(RuleLine(v.id, v.text, f"等次定为“{v.grade}”,不得评奖") for v in book.vetoes),
             rounds=rounds, changes_url=changes_url)
 
-    def unit_pages(self):
+    def children(self) -> dict:
         units = self.content.units
         children = defaultdict(list)
         for unit in units.values():
             if unit.parent_id in units:
                 children[unit.parent_id].append(unit)
+        return children
+
+    def units_index(self) -> list[Page]:
+        units = self.content.units
+        children = self.children()
         groups = defaultdict(list)
         for unit in units.values():
             parent = units.get(unit.parent_id) if unit.parent_id else None
@@ -267,8 +303,11 @@ class SiteModel:
                 if child.category == unit.category:
                     groups[unit.category].append((unit_card(child), 1))
         index = UnitsIndexPage(tuple(UnitGroup(c, tuple(members)) for c, members in groups.items()), len(units))
-        if self.shard[0] == 0:
-            yield Page("units/index.html", "units_index.html", index, "参评单位", "units")
+        return [Page("units/index.html", "units_index.html", index, "参评单位", "units")]
+
+    def unit_pages(self):
+        units = self.content.units
+        children = self.children()
         for i, unit in enumerate(units.values()):
             if not self.mine(i):
                 continue

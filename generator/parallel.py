@@ -10,6 +10,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import traceback
+from functools import partial
 from .errors import ContentError
 
 SMALL = 500           # below this many units, one process is faster than starting workers
@@ -22,21 +23,26 @@ def workers_for(units: int) -> int:
 
 def write_pages(model, renderer, files, workers: int, progress=None, tasks=()) -> int:
     """Render every page of `model` into the new site (`files`: write.Files); returns the number of pages.
-    `tasks` (callables taking `files`, e.g. writing the data files) are run by the last share, since the
-    first renders the site-wide pages."""
+    Each process renders its share of the per-unit pages (model.pages()), then takes the remaining jobs
+    one at a time until none is left: the site-wide pages (model.jobs()) and `tasks` (callables taking
+    `files`, e.g. writing one data file), larger ones first. Whichever process finishes its share first
+    takes the most jobs, so the processes end at about the same time."""
     model.prepare()        # what every share needs (the page keys), computed once before forking
+    large, small = model.jobs()
+    jobs = [*(partial(_page_job, job) for job in large), *tasks, *(partial(_page_job, job) for job in small)]
     if workers <= 1:
-        return _render_share(model, renderer, files, 0, 1, None, progress, tasks)
+        return _render_share(model, renderer, files, 0, 1, None, progress, jobs, None)
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("q", 0)
+    claimed = ctx.Value("q", 0)      # the next job to take
     errors = ctx.SimpleQueue()
-    procs = [ctx.Process(target=_child, args=(model, renderer, files, k, workers, counter, errors,
-                                              tasks if k == workers - 1 else ()), daemon=True)
+    procs = [ctx.Process(target=_child, args=(model, renderer, files, k, workers, counter, errors, jobs, claimed),
+                         daemon=True)
              for k in range(1, workers)]
     for proc in procs:
         proc.start()
     try:
-        mine = _render_share(model, renderer, files, 0, workers, counter, progress)
+        mine = _render_share(model, renderer, files, 0, workers, counter, progress, jobs, claimed)
         while any(p.is_alive() for p in procs):
             if progress:
                 progress(counter.value)
@@ -59,10 +65,10 @@ def write_pages(model, renderer, files, workers: int, progress=None, tasks=()) -
     return counter.value if counter is not None else mine
 
 
-def _child(model, renderer, files, k, n, counter, errors, tasks) -> None:
+def _child(model, renderer, files, k, n, counter, errors, jobs, claimed) -> None:
     try:
         files.digests, files.sources, files.kept, files.staged = {}, {}, 0, []   # the parent's are its own
-        _render_share(model, renderer, files, k, n, counter, None, tasks)
+        _render_share(model, renderer, files, k, n, counter, None, jobs, claimed)
         files.save_part(k)
     except ContentError as exc:
         errors.put(("content", exc.report))
@@ -71,24 +77,57 @@ def _child(model, renderer, files, k, n, counter, errors, tasks) -> None:
         os._exit(1)
 
 
-def _render_share(model, renderer, files, k: int, n: int, counter, progress, tasks=()) -> int:
-    model.shard = (k, n)
-    for task in tasks:
-        task(files)
+def _page_job(job, renderer, files) -> int:
+    """A job of site-wide pages: render those whose source changed; returns how many pages it has."""
     count = 0
-    for page in model.pages():
-        source = renderer.fingerprint(page)
-        if not files.reuse(page.path, source):
-            files.put(page.path, renderer.render(page))
+    for page in job():
+        _one(page, renderer, files)
         count += 1
-        if counter is not None and count % 50 == 0:
+    return count
+
+
+def _one(page, renderer, files) -> None:
+    source = renderer.fingerprint(page)
+    if not files.reuse(page.path, source):
+        files.put(page.path, renderer.render(page))
+
+
+def _render_share(model, renderer, files, k: int, n: int, counter, progress, jobs=(), claimed=None) -> int:
+    model.shard = (k, n)
+    count = 0
+    reported = 0
+
+    def report() -> None:
+        nonlocal reported
+        if counter is not None:
             with counter.get_lock():
-                counter.value += 50
+                counter.value += count - reported
+            reported = count
             if progress:
                 progress(counter.value)
-        elif counter is None and progress:
+        elif progress:
             progress(count)
-    if counter is not None:
-        with counter.get_lock():
-            counter.value += count % 50
+
+    for page in model.pages():
+        _one(page, renderer, files)
+        count += 1
+        if count - reported >= 50:
+            report()
+    alone = iter(range(len(jobs)))
+    while True:
+        if claimed is None:
+            i = next(alone, len(jobs))
+        else:
+            with claimed.get_lock():
+                i = claimed.value
+                claimed.value += 1
+        if i >= len(jobs):
+            break
+        job = jobs[i]
+        if isinstance(job, partial) and job.func is _page_job:
+            count += job(renderer, files)
+        else:
+            job(files)
+        report()
+    report()
     return count
