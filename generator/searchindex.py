@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,26 @@ BUNDLE = "pagefind"
 # other: "pagefind/" (rulebooks, rounds and the first units), then "pagefind-2/", "pagefind-3/", …, which
 # the search box merges (PagefindUI mergeIndex), so every unit stays searchable at any size.
 UNITS_PER_BUNDLE = 20_000
+RECORDS = "records.pickle"       # in the scratch folder: (path, page bytes) pickled one after the other
+# The background process: write the record pages (see start()), then run Pagefind once per bundle.
+DRIVER = """import json, os, pickle, subprocess, sys
+made = set()
+with open(sys.argv[1], "rb") as f:
+    while True:
+        try:
+            path, data = pickle.load(f)
+        except EOFError:
+            break
+        folder = os.path.dirname(path)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        with open(path, "wb") as page:
+            page.write(data)
+os.unlink(sys.argv[1])
+for argv in json.loads(sys.argv[2]):
+    subprocess.run(argv, check=True)
+"""
 
 
 def bundle_names(units: int) -> list[str]:
@@ -70,19 +91,18 @@ class SearchIndex:
         if previous_key == self.key:
             return False
         runs = []
-        for i, (part, bundle) in enumerate(zip(self.parts, self.folders)):
-            site = self.scratch / str(i + 1)
-            made = set()
-            for record in part:
-                target = site.joinpath(*record.path.split("/"))
-                if target.parent not in made:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    made.add(target.parent)
-                target.write_bytes(self.render(record))
-            runs.append([sys.executable, "-m", "pagefind", "--site", str(site), "--output-path", str(bundle),
-                         "--keep-index-url", "--silent"])
-        driver = "import json, subprocess, sys\nfor argv in json.loads(sys.argv[1]):\n    subprocess.run(argv, check=True)"
-        self.proc = subprocess.Popen([sys.executable, "-c", driver, json.dumps(runs)],
+        # the records go to the background process in one file, which it unpacks into one small page each:
+        # making ten thousand folders and files is its time, not the build's
+        bundle_file = self.scratch / RECORDS
+        with open(bundle_file, "wb") as out:
+            for i, (part, bundle) in enumerate(zip(self.parts, self.folders)):
+                site = self.scratch / str(i + 1)
+                for record in part:
+                    pickle.dump((str(site.joinpath(*record.path.split("/"))), self.render(record)), out,
+                                protocol=pickle.HIGHEST_PROTOCOL)
+                runs.append([sys.executable, "-m", "pagefind", "--site", str(site), "--output-path", str(bundle),
+                             "--keep-index-url", "--silent"])
+        self.proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(bundle_file), json.dumps(runs)],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         return True
 

@@ -282,6 +282,24 @@ def test_a_theme_error_in_a_worker_process_is_reported_and_the_site_stays(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["content", "output", "themes"]
 
 
+def test_a_broken_search_template_is_reported_as_a_theme_error_and_the_site_stays(tmp_path, monkeypatch, kaohe):
+    """The search records are written and indexed by a background process; a theme whose search.html fails
+    still gets the template's own message, naming the file, and the previous site stays whole."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(GOLDEN / "content", tmp_path / "content")
+    assert kaohe("build", "--content", "content", "--output", "output").code == 0
+    before = tree(tmp_path / "output", skip=())
+    (tmp_path / "content/site.yaml").write_text("title: t\ntheme: bad\n", encoding="utf-8")
+    templates = tmp_path / "themes/bad/templates"
+    templates.mkdir(parents=True)
+    (templates / "search.html").write_text("<main>{{ record.nope }}</main>\n", encoding="utf-8")
+    run = kaohe("build", "--content", "content", "--output", "output")
+    assert run.code == 1
+    assert any("主题模板渲染出错" in line and "search.html" in line for line in run.lines), run.lines
+    assert tree(tmp_path / "output", skip=()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["content", "output", "themes"]
+
+
 def test_search_records_hold_names_and_rulebook_text_but_no_scores(tmp_path):
     """What Pagefind indexes: every unit (by name, former name, category), every rulebook with its item
     and criterion text, every round; no score, grade or rank, so a correction never touches the index."""
