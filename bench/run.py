@@ -345,6 +345,9 @@ STEP_RE = re.compile(r"^\s+(\S.*?): ([0-9.]+) 秒\s*$")
 def measure(argv: list[str], log_base: Path) -> Run:
     log_base.parent.mkdir(parents=True, exist_ok=True)
     out_path, err_path = log_base.with_suffix(".stdout"), log_base.with_suffix(".stderr")
+    # the previous run's files may still be in the page cache, waiting to be written back: that writeback
+    # would run during this run and be charged to it (kaohe and Hugo alike)
+    os.sync()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=err, stdin=subprocess.DEVNULL)

@@ -75,7 +75,8 @@ def test_a_changed_row_rewrites_only_what_changed_and_equals_a_full_build(tmp_pa
     assert same_bytes(out, full) == []
 
 
-EDITS = st.lists(st.sampled_from(["rename", "note", "title", "theme", "correction", "undo", "earlier", "broken"]),
+EDITS = st.lists(st.sampled_from(["rename", "note", "title", "theme", "correction", "undo", "earlier", "broken",
+                                  "reason"]),
                  min_size=1, max_size=4)
 
 
@@ -113,6 +114,10 @@ def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, serve, edits):
             add_once(content / "results/2024/corrections.csv", "jg-b,B1", "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录")
         elif edit == "undo":
             shutil.copy(GOLDEN / "units.csv", content / "units.csv")
+        elif edit == "reason":         # only a correction's reason: no score moves, the 通报 lists it
+            p = content / "results/2024/corrections.csv"
+            add_once(p, "jg-b,B1", "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录")
+            p.write_text(p.read_text(encoding="utf-8").replace("复核出勤记录", f"复核出勤记录{i}"), encoding="utf-8")
         elif edit == "earlier":        # the year before changes: 2024's scorecards show it as 上一年度
             add_once(content / "results/2023/corrections.csv", "jg-a,B1", EARLIER)
         elif edit == "broken":         # a build that fails, then the file as it was
