@@ -193,26 +193,26 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
 
     def finish(writer) -> None:  # the pages, then what is made from them, before the site is replaced
         index = None
-        if search:   # Pagefind indexes the search records in the background while the pages are rendered
-            records = list(search_records(site.model))
-            scratch = scratch_folder(output, len(records))
-            index = SearchIndex(records, renderer.render_record, renderer.salt, scratch, writer.folder)
-            writer.notes["search"] = index.key
-            if not index.start(writer.old_notes.get("search")):
-                site.search_kept = all([writer.keep_tree(name + "/") for name in index.names])
-                if not site.search_kept:       # some bundle is missing from the current site: make them all
-                    for name in index.names:
-                        writer.drop_tree(name + "/")
-                    index.start(None)
-                elif log:
-                    log("  搜索索引:单位名称、细则等检索内容未变,沿用上次的索引")
         try:
+            if search:   # Pagefind indexes the search records in the background while the pages are rendered
+                records = list(search_records(site.model))
+                index = SearchIndex(records, renderer.render_record, renderer.salt,
+                                    scratch_folder(output, len(records)), writer.folder)
+                writer.notes["search"] = index.key
+                if not index.start(writer.old_notes.get("search")):
+                    site.search_kept = all([writer.keep_tree(name + "/") for name in index.names])
+                    if not site.search_kept:       # some bundle is missing from the current site: make them all
+                        for name in index.names:
+                            writer.drop_tree(name + "/")
+                        index.start(None)
+                    elif log:
+                        log("  搜索索引:单位名称、细则等检索内容未变,沿用上次的索引")
             site.pages = write_pages(site.model, renderer, writer, workers_for(len(site.content.units)), progress,
                                      data_jobs(site, profile, renderer.salt))
             timer.lap("生成页面")
             if index is not None:
                 index.finish()
-        finally:
+        finally:     # also when a search record fails to render (a theme's search.html): no scratch is left
             if index is not None:
                 index.stop()
                 remove_later(index.scratch, len(index.records))

@@ -285,6 +285,7 @@ def test_a_theme_error_in_a_worker_process_is_reported_and_the_site_stays(tmp_pa
 def test_a_broken_search_template_is_reported_as_a_theme_error_and_the_site_stays(tmp_path, monkeypatch, kaohe):
     """The search records are written and indexed by a background process; a theme whose search.html fails
     still gets the template's own message, naming the file, and the previous site stays whole."""
+    scratch_before = set(Path("/dev/shm").glob("kaohe-search-*"))
     monkeypatch.chdir(tmp_path)
     shutil.copytree(GOLDEN / "content", tmp_path / "content")
     assert kaohe("build", "--content", "content", "--output", "output").code == 0
@@ -298,6 +299,7 @@ def test_a_broken_search_template_is_reported_as_a_theme_error_and_the_site_stay
     assert any("主题模板渲染出错" in line and "search.html" in line for line in run.lines), run.lines
     assert tree(tmp_path / "output", skip=()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["content", "output", "themes"]
+    assert set(Path("/dev/shm").glob("kaohe-search-*")) <= scratch_before      # no scratch folder is left
 
 
 def test_search_records_hold_names_and_rulebook_text_but_no_scores(tmp_path):
