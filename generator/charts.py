@@ -38,6 +38,7 @@ def _f(x: float) -> str:
     return f"{float(x) + 0.0:.1f}"
 
 
+@lru_cache(maxsize=4096)     # pure; the same labels (round titles, grade bands) recur on every unit page
 def _em(text: str) -> float:
     """Rough width of `text` in ems: wide (CJK) and ambiguous characters 1, the rest 0.6."""
     return sum(1.0 if unicodedata.east_asian_width(c) in "WFA" else 0.6 for c in text)
