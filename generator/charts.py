@@ -158,7 +158,7 @@ def _comparison_frame(n: int) -> str:
     return "".join(body)
 
 
-@lru_cache(maxsize=65536)    # pure: most units share most of their sections' (rate, text) with others
+@lru_cache(maxsize=8192)     # pure: most units share most of their sections' (rate, text) with others
 def _comparison_row(i: int, label: str, unit: float, avg: float | None, unit_text: str, avg_text: str) -> tuple[str, str]:
     """One section's bars and texts of section_comparison, and its part of the description."""
     x0, span, bar_h, pitch, top = 16.0, 460.0, 14, 62, 30

@@ -123,13 +123,20 @@ class SiteModel:
         rounds, rest = [], [lambda: [self.home()], self.rule_pages, self.units_index]
         for rid in self.round_ids:
             # the overview and the 通报 in one job: they share the view's rankings (RoundView.ranked)
-            rounds.append(lambda rid=rid: self.round_overview(rid) + self.round_notice(rid))
+            rounds.append(partial(self.whole_round, self.views[rid], self.round_overview, self.round_notice, rid))
             if rid in self.content.locks:
                 rest.append(partial(self.round_corrections, rid))
             for rev, score in self.plans[rid].revisions:
-                rounds.append(lambda rid=rid, rev=rev, score=score: self.revision_overview(rid, rev, score)
-                              + self.revision_notice(rid, rev, score))
+                rounds.append(partial(self.whole_round, None, self.revision_overview, self.revision_notice,
+                                      rid, rev, score))
         return rounds, rest
+
+    def whole_round(self, view, overview, notice, *args):
+        """A round's overview, then its 通报 (they share the view's rankings); once both are rendered, the
+        rankings are let go (a row per unit: hundreds of MB at 100,000 units, and the view may be kept)."""
+        yield from overview(*args)
+        yield from notice(*args)
+        (view or self.revision_view(*args)).forget_rankings()
 
     def revision_view(self, rid: str, rev, score) -> RoundView:
         """A published revision's view (made once per process: its scorecards, overview and 通报 share it)."""

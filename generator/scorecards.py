@@ -206,6 +206,10 @@ class RoundView:
                          rankings, awards, frequent, downloads,
                          tuple(Link(r, f"results/{r}/index.html") for r in self.rnd.from_rounds), tuple(links))
 
+    def forget_rankings(self) -> None:
+        self.rank_rows.clear()
+        self.overviews.clear()
+
     def ranked(self, rule_url) -> tuple:
         """(rankings, award lists, frequent deductions) of the round, made once per view: the overview and
         the 通报 both show them."""
