@@ -207,6 +207,8 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
                         index.start(None)
                     elif log:
                         log("  搜索索引:单位名称、细则等检索内容未变,沿用上次的索引")
+                index.release()
+                del records
             site.pages = write_pages(site.model, renderer, writer, workers_for(len(site.content.units)), progress,
                                      data_jobs(site, profile, renderer.salt))
             timer.lap("生成页面")
@@ -215,7 +217,7 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
         finally:     # also when a search record fails to render (a theme's search.html): no scratch is left
             if index is not None:
                 index.stop()
-                remove_later(index.scratch, len(index.records))
+                remove_later(index.scratch, index.count)
         if pdf:   # Chromium prints the pages as written: a --pdf build always makes a new tree (inplace=False)
             writer.foreign += print_notices(site, writer.root, drafts)
     site.files = write_site(output, files, before_swap=finish, inputs=inputs, inplace=not pdf,
