@@ -29,7 +29,8 @@ def write_pages(model, renderer, files, workers: int, progress=None, tasks=()) -
     takes the most jobs, so the processes end at about the same time."""
     model.prepare()        # what every share needs (the page keys), computed once before forking
     large, small = model.jobs()
-    jobs = [*(partial(_page_job, job) for job in large), *tasks, *(partial(_page_job, job) for job in small)]
+    jobs = [*(partial(_page_job, job) for job in large), *(partial(_file_job, task) for task in tasks),
+            *(partial(_page_job, job) for job in small)]
     if workers <= 1:
         return _render_share(model, renderer, files, 0, 1, None, progress, jobs, None)
     ctx = multiprocessing.get_context("fork")
@@ -86,6 +87,12 @@ def _page_job(job, renderer, files) -> int:
     return count
 
 
+def _file_job(task, renderer, files) -> int:
+    """A job that writes files other than pages (a data file): no page to count."""
+    task(files)
+    return 0
+
+
 def _one(page, renderer, files) -> None:
     source = renderer.fingerprint(page)
     if not files.reuse(page.path, source):
@@ -123,11 +130,7 @@ def _render_share(model, renderer, files, k: int, n: int, counter, progress, job
                 claimed.value += 1
         if i >= len(jobs):
             break
-        job = jobs[i]
-        if isinstance(job, partial) and job.func is _page_job:
-            count += job(renderer, files)
-        else:
-            job(files)
+        count += jobs[i](renderer, files)        # _page_job or _file_job
         report()
     report()
     return count
