@@ -202,7 +202,7 @@ class RoundView:
                           (("scores.xlsx", "成绩表(Excel)"), ("scores.csv", "成绩表(CSV)"),
                            ("items.csv", "逐项得分(CSV)"), ("scores.json", "成绩数据(JSON)")))
         books = tuple(Link(b.title, rule_url(b.id)) for b in layout.books)
-        return RoundPage(self.card, self.grades_chart(), books, _composition(self.rnd), tuple(self.grade_counts()),
+        return RoundPage(self.card, self.grades_chart(), books, self.composition, tuple(self.grade_counts()),
                          rankings, awards, frequent, downloads,
                          tuple(Link(r, f"results/{r}/index.html") for r in self.rnd.from_rounds), tuple(links))
 
