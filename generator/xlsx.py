@@ -92,31 +92,42 @@ def _text(value: str) -> str:
     return escape(clean)
 
 
+BLOCK = 2000      # rows made and compressed at a time: a sheet of 100,000 rows never sits in memory whole
+
+
 def workbook(title: str, sheet: str, header: list[str], columns: list, numeric: list, precision) -> bytes:
     """columns: equal-length sequences of text ("" for an empty cell). numeric[j]: None for a text
     column; an int p for numbers shown with p decimals; "row" for numbers shown with the row's
     `precision[i]` decimals (decimal text such as "94.50" is written as the number itself)."""
     letters = [column_letter(j) for j in range(len(header))]
-    rows = ['<row r="1">' + "".join(f'<c r="{letters[j]}1" s="1" t="inlineStr"><is><t>{_text(h)}</t></is></c>'
-                                    for j, h in enumerate(header)) + "</row>"]
+    head = '<row r="1">' + "".join(f'<c r="{letters[j]}1" s="1" t="inlineStr"><is><t>{_text(h)}</t></is></c>'
+                                   for j, h in enumerate(header)) + "</row>"
     n = len(columns[0]) if columns else 0
-    numbers_ = [str(r) for r in range(2, n + 2)]
     styles = [str(2 + int(p)) for p in precision]
-    cells = []
-    for j, col in enumerate(columns):
-        ref = letters[j]
-        if numeric[j] == "row":
-            cells.append([f'<c r="{ref}{r}" s="{st}"><v>{v}</v></c>' if v else ""
-                          for r, st, v in zip(numbers_, styles, col)])
-        elif numeric[j] is not None:
-            st = 2 + int(numeric[j])
-            cells.append([f'<c r="{ref}{r}" s="{st}"><v>{v}</v></c>' if v else "" for r, v in zip(numbers_, col)])
-        else:
+    texts = {}
+    for j, col in enumerate(columns):         # each distinct text of a text column escaped once
+        if numeric[j] is None:
             codes, uniq = _factorize(col)
-            text = [_text(str(u)) for u in uniq]
-            cells.append([f'<c r="{ref}{r}" t="inlineStr"><is><t>{text[k]}</t></is></c>' if text[k] else ""
-                          for r, k in zip(numbers_, codes)])
-    rows += [f'<row r="{r}">' + "".join(row) + "</row>" for r, row in zip(numbers_, zip(*cells))]
+            texts[j] = (codes, [_text(str(u)) for u in uniq])
+
+    def rows(a: int, b: int) -> str:
+        numbers_ = [str(r) for r in range(a + 2, b + 2)]
+        cells = []
+        for j, col in enumerate(columns):
+            ref = letters[j]
+            if numeric[j] == "row":
+                cells.append([f'<c r="{ref}{r}" s="{st}"><v>{v}</v></c>' if v else ""
+                              for r, st, v in zip(numbers_, styles[a:b], col[a:b])])
+            elif numeric[j] is not None:
+                st = 2 + int(numeric[j])
+                cells.append([f'<c r="{ref}{r}" s="{st}"><v>{v}</v></c>' if v else ""
+                              for r, v in zip(numbers_, col[a:b])])
+            else:
+                codes, text = texts[j]
+                cells.append([f'<c r="{ref}{r}" t="inlineStr"><is><t>{text[k]}</t></is></c>' if text[k] else ""
+                              for r, k in zip(numbers_, codes[a:b])])
+        return "".join([f'<row r="{r}">' + "".join(row) + "</row>" for r, row in zip(numbers_, zip(*cells))])
+
     parts = {
         "[Content_Types].xml": CONTENT_TYPES,
         "_rels/.rels": ROOT_RELS,
@@ -124,13 +135,22 @@ def workbook(title: str, sheet: str, header: list[str], columns: list, numeric: 
         "xl/workbook.xml": WORKBOOK.format(name=_text(sheet)),
         "xl/_rels/workbook.xml.rels": WORKBOOK_RELS,
         "xl/styles.xml": STYLES,
-        "xl/worksheets/sheet1.xml": SHEET_HEAD + "".join(rows) + SHEET_TAIL,
     }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name, text in parts.items():
-            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, text.encode("utf-8"), compresslevel=1)
+            zf.writestr(_entry(name), text.encode("utf-8"), compresslevel=1)
+        with zf.open(_entry("xl/worksheets/sheet1.xml"), "w") as out:     # the sheet, a block of rows at a time
+            out.write((SHEET_HEAD + head).encode("utf-8"))
+            for a in range(0, n, BLOCK):
+                out.write(rows(a, min(n, a + BLOCK)).encode("utf-8"))
+            out.write(SHEET_TAIL.encode("utf-8"))
     return buf.getvalue()
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    info._compresslevel = 1          # what writestr(compresslevel=1) sets; zf.open() reads it from here
+    return info
