@@ -73,10 +73,16 @@ def _field(text: str) -> str:
     return text
 
 
+JOIN_BLOCK = 50_000    # rows joined and encoded at a time (items.csv has 3 million rows at 100,000 units)
+
+
 def _join(header: list[str], columns: list[np.ndarray]) -> bytes:
-    lines = [",".join(_field(h) for h in header)]
-    lines += map(",".join, zip(*columns))
-    return (BOM + NEWLINE.join(lines) + NEWLINE).encode("utf-8")
+    out = [(BOM + ",".join(_field(h) for h in header) + NEWLINE).encode("utf-8")]
+    n = len(columns[0]) if columns else 0
+    for a in range(0, n, JOIN_BLOCK):
+        block = zip(*(c[a:a + JOIN_BLOCK] for c in columns))
+        out.append((NEWLINE.join(map(",".join, block)) + NEWLINE).encode("utf-8"))
+    return b"".join(out)
 
 
 DATA_FILES = ("scores.csv", "scores.json", "scores.xlsx", "items.csv")
