@@ -63,7 +63,6 @@ class SiteModel:
                 self.taken[unit.id].append((rid, u))
         books = self.content.rulebooks
         self.superseded_by = {b.supersedes: b.id for b in books.values() if b.supersedes in books}
-        self.revision_views: dict = {}
 
     def kept_view(self, rid: str, plan, warm, kept: set):
         """The last build's view of the round (serve, warm.py), when it shows exactly what a new one would:
@@ -102,7 +101,7 @@ class SiteModel:
 
     # ------------------------------------------------------------ pages
     def mine(self, i: int) -> bool:
-        """Per-unit pages are shared out by position; the few site-wide pages are the first share's."""
+        """Per-unit pages are shared out by position (the site-wide pages are jobs(), taken by any process)."""
         k, n = self.shard
         return i % n == k
 
@@ -114,59 +113,50 @@ class SiteModel:
             view, plan = self.views[rid], self.plans[rid]
             yield from self.scorecards(view, view.card.status.key == "draft")
             for rev, score in plan.revisions:     # every published revision, whole and for good, under r<N>/
-                latest = Link(f"{rid}:{rev.number}", f"results/{rid}/index.html")
-                yield from self.scorecards(self.revision_view(rid, rev, score), False, latest)
+                yield from self.scorecards(self.revision_view(rid, rev, score), False, latest_link(rid, rev))
 
     def jobs(self) -> tuple[list, list]:
         """The site-wide pages, in groups: callables each returning some Pages, as (the large ones: each
         round's overview and 通报, a row per unit; the rest)."""
         rounds, rest = [], [lambda: [self.home()], self.rule_pages, self.units_index]
         for rid in self.round_ids:
-            # the overview and the 通报 in one job: they share the view's rankings (RoundView.ranked)
-            rounds.append(partial(self.whole_round, self.views[rid], self.round_overview, self.round_notice, rid))
+            rounds.append(partial(self.whole_round, rid))
             if rid in self.content.locks:
                 rest.append(partial(self.round_corrections, rid))
             for rev, score in self.plans[rid].revisions:
-                rounds.append(partial(self.whole_round, None, self.revision_overview, self.revision_notice,
-                                      rid, rev, score))
+                rounds.append(partial(self.whole_revision, rid, rev, score))
         return rounds, rest
 
-    def whole_round(self, view, overview, notice, *args):
-        """A round's overview, then its 通报 (they share the view's rankings); once both are rendered, the
-        rankings are let go (a row per unit: hundreds of MB at 100,000 units, and the view may be kept)."""
-        yield from overview(*args)
-        yield from notice(*args)
-        (view or self.revision_view(*args)).forget_rankings()
-
-    def revision_view(self, rid: str, rev, score) -> RoundView:
-        """A published revision's view (made once per process: its scorecards, overview and 通报 share it)."""
-        key = (rid, rev.number)
-        view = self.revision_views.get(key)
-        if view is None or view.score is not score:
-            view = self.revision_views[key] = RoundView(
-                score, public_internal=self.internal, history=self.previous, base=f"results/{rid}/r{rev.number}/",
-                status=revision_status(rev), corrections=self.unit_corrections(rid, score))
-        return view
-
-    def round_links(self, rid: str) -> list[Link]:
+    def whole_round(self, rid: str):
+        """The round's overview, then its 通报: they share the view's rankings, which are let go once both
+        are rendered (a row per unit: hundreds of MB at 100,000 units, and under serve the view is kept)."""
+        view, plan = self.views[rid], self.plans[rid]
+        draft = view.card.status.key == "draft"
         links = [Link("通报", f"results/{rid}/notice/index.html")]
         if rid in self.content.locks:
             links.append(Link("更正记录", f"results/{rid}/corrections/index.html"))
-            links += [Link(f"第 {rev.number} 版", f"results/{rid}/r{rev.number}/index.html")
-                      for rev, _ in self.plans[rid].revisions]
-        return links
+            links += [Link(f"第 {rev.number} 版", f"results/{rid}/r{rev.number}/index.html") for rev, _ in plan.revisions]
+        yield Page(f"results/{rid}/index.html", "round.html", None, view.rnd.title, "results", draft,
+                   key=self.keys(view).whole("overview", links), make=partial(view.overview, rule_url, links))
+        yield self.notice(view, draft, plan.revision.date if plan.revision else None,
+                          f"results/{rid}/notice/notice.pdf" if self.pdf else None)
+        view.forget_rankings()
 
-    def round_overview(self, rid: str) -> list[Page]:
-        view = self.views[rid]
-        links = self.round_links(rid)
-        return [Page(f"results/{rid}/index.html", "round.html", None, view.rnd.title, "results",
-                     view.card.status.key == "draft", key=self.keys(view).whole("overview", links),
-                     make=partial(view.overview, rule_url, links))]
+    def whole_revision(self, rid: str, rev, score):
+        """A published revision's overview and 通报, from one view of it made for them."""
+        old = self.revision_view(rid, rev, score)
+        latest = latest_link(rid, rev)
+        links = [Link("最新结果", f"results/{rid}/index.html")]
+        yield Page(f"{old.base}index.html", "round.html", None, f"{old.rnd.title}(第 {rev.number} 版)", "results",
+                   False, superseded=latest, key=self.keys(old).whole("overview", links),
+                   make=partial(old.overview, rule_url, links))
+        notice = self.notice(old, False, rev.date, None)
+        notice.superseded = latest
+        yield notice
 
-    def round_notice(self, rid: str) -> list[Page]:
-        view, plan = self.views[rid], self.plans[rid]
-        return [self.notice(view, view.card.status.key == "draft", plan.revision.date if plan.revision else None,
-                            f"results/{rid}/notice/notice.pdf" if self.pdf else None)]
+    def revision_view(self, rid: str, rev, score) -> RoundView:
+        return RoundView(score, public_internal=self.internal, history=self.previous, base=f"results/{rid}/r{rev.number}/",
+                         status=revision_status(rev), corrections=self.unit_corrections(rid, score))
 
     def round_corrections(self, rid: str) -> list[Page]:
         view, plan = self.views[rid], self.plans[rid]
@@ -174,20 +164,6 @@ class SiteModel:
         return [Page(f"{base}corrections/index.html", "corrections.html",
                      corrections_page(plan, self.site, view.card, base), f"{view.rnd.title} · 更正记录", "results",
                      view.card.status.key == "draft")]
-
-    def revision_overview(self, rid: str, rev, score) -> list[Page]:
-        old = self.revision_view(rid, rev, score)
-        latest = Link(f"{rid}:{rev.number}", f"results/{rid}/index.html")
-        links = [Link("最新结果", f"results/{rid}/index.html")]
-        return [Page(f"{old.base}index.html", "round.html", None, f"{old.rnd.title}(第 {rev.number} 版)", "results",
-                     False, superseded=latest, key=self.keys(old).whole("overview", links),
-                     make=partial(old.overview, rule_url, links))]
-
-    def revision_notice(self, rid: str, rev, score) -> list[Page]:
-        old = self.revision_view(rid, rev, score)
-        notice = self.notice(old, False, rev.date, None)
-        notice.superseded = Link(f"{rid}:{rev.number}", f"results/{rid}/index.html")
-        return [notice]
 
     def notice(self, view: RoundView, draft: bool, date, pdf_url) -> Page:
         source = self.content.notices.get(view.rnd.id)
@@ -350,6 +326,11 @@ class SiteModel:
                         tuple(unit_card(c) for c in children.get(unit.id, ())),
                         tuple((k, v) for k, v in unit.extra.items() if v and k not in self.internal),
                         tuple(reversed(history)), trend)
+
+
+def latest_link(rid: str, rev) -> Link:
+    """What a revision's permanent pages point to: the round's latest result."""
+    return Link(f"{rid}:{rev.number}", f"results/{rid}/index.html")
 
 
 def score_corrections(site, rid: str, score) -> int:
