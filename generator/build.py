@@ -213,7 +213,7 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
                                      data_jobs(site, profile, renderer.salt))
             timer.lap("生成页面")
             if index is not None:
-                index.finish()
+                writer.hashed.update(index.finish())
         finally:     # also when a search record fails to render (a theme's search.html): no scratch is left
             if index is not None:
                 index.stop()

@@ -40,25 +40,38 @@ BUNDLE = "pagefind"
 UNITS_PER_BUNDLE = 20_000
 JEMALLOC_CONF = "_RJEM_MALLOC_CONF"      # jemalloc's settings, as the pagefind binary (tikv-jemallocator) reads them
 RECORDS = "records.pickle"       # in the scratch folder: (path, page bytes) pickled one after the other
-# The background process: write the record pages (see start()), then run Pagefind once per bundle.
-DRIVER = """import json, os, pickle, subprocess, sys
-made = set()
-with open(sys.argv[1], "rb") as f:
-    while True:
-        try:
-            path, data = pickle.load(f)
-        except EOFError:
-            break
-        folder = os.path.dirname(path)
-        if folder not in made:
-            os.makedirs(folder, exist_ok=True)
-            made.add(folder)
-        with open(path, "wb") as page:
-            page.write(data)
-os.unlink(sys.argv[1])
-for argv in json.loads(sys.argv[2]):
-    subprocess.run(argv, check=True)
-"""
+DIGESTS = "digests.json"         # in the scratch folder: the SHA-256 of every file of every bundle, by drive()
+# The background process: drive() in a fresh interpreter that imports this package from where it is
+DRIVER = "import sys; sys.path.insert(0, sys.argv[1]); from generator.searchindex import drive; drive(*sys.argv[2:])"
+
+
+def drive(records: str, runs: str, folders: str, digests: str) -> None:
+    """The background process: write the record pages, run Pagefind once per bundle, make each bundle
+    canonical, then hash its files for the manifest. All of it overlaps with the rendering of the pages;
+    done by the build after the pages, the canonicalizing and hashing (10,000 fragment files at 10,000
+    units) were 0.25 s with one core idle."""
+    made = set()
+    with open(records, "rb") as f:
+        while True:
+            try:
+                path, data = pickle.load(f)
+            except EOFError:
+                break
+            folder = os.path.dirname(path)
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            with open(path, "wb") as page:
+                page.write(data)
+    os.unlink(records)
+    for argv in json.loads(runs):
+        subprocess.run(argv, check=True)
+    hashed = []
+    for bundle in map(Path, json.loads(folders)):
+        canonicalize(bundle)
+        hashed.append({path.relative_to(bundle).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+                       for path in sorted(bundle.rglob("*")) if path.is_file()})
+    Path(digests).write_text(json.dumps(hashed), encoding="utf-8")
 
 
 def pagefind_env() -> dict:
@@ -116,7 +129,9 @@ class SearchIndex:
                                 protocol=pickle.HIGHEST_PROTOCOL)
                 runs.append([sys.executable, "-m", "pagefind", "--site", str(site), "--output-path", str(bundle),
                              "--keep-index-url", "--silent"])
-        self.proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(bundle_file), json.dumps(runs)],
+        package = str(Path(__file__).resolve().parent.parent)
+        self.proc = subprocess.Popen([sys.executable, "-c", DRIVER, package, str(bundle_file), json.dumps(runs),
+                                      json.dumps([str(f) for f in self.folders]), str(self.scratch / DIGESTS)],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=pagefind_env())
         return True
 
@@ -125,15 +140,17 @@ class SearchIndex:
         100,000 units they are a few hundred MB of the build's peak memory)."""
         self.records = self.parts = None
 
-    def finish(self) -> None:
+    def finish(self) -> dict:
+        """Wait for the background process; the SHA-256 of each file of each bundle made, by bundle name
+        and path within the bundle (none when the index was kept)."""
         if self.proc is None:
-            return
+            return {}
         out, err = self.proc.communicate()
         if self.proc.returncode != 0:
             lines = [line for line in (err.strip() or out.strip()).splitlines() if line.strip()]
             raise RuntimeError(f"Pagefind 建立搜索索引失败:{lines[-1] if lines else self.proc.returncode}")
-        for bundle in self.folders:
-            canonicalize(bundle)
+        hashed = json.loads((self.scratch / DIGESTS).read_text(encoding="utf-8"))
+        return dict(zip(self.names, hashed))
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

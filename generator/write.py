@@ -74,6 +74,7 @@ class Files:
         self.sources: dict[str, str] = {}
         self.notes: dict[str, str] = {}
         self.foreign: list[str] = []              # folders or files written by other programs, see adopt()
+        self.hashed: dict[str, dict] = {}         # foreign folder -> {path within it: SHA-256}, when known
         self.staged: list[str] = []               # in place: files written as name.kaohe-new, renamed at the end
         self.kept = 0                             # pages kept from the current site without rendering
         self.made: set[Path] = set()
@@ -187,10 +188,13 @@ class Files:
             part.unlink()
         for rel in self.foreign:
             top = self._made_at(rel)
-            made = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
-            for path in made:
-                name = rel + path.as_posix()[len(top.as_posix()):]
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if rel in self.hashed:       # hashed by the program that made them (the Pagefind driver)
+                made = [(top / sub, f"{rel}/{sub}", digest) for sub, digest in self.hashed[rel].items()]
+            else:
+                made = [(path, rel + path.as_posix()[len(top.as_posix()):], None)
+                        for path in ([top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file()))]
+            for path, name, digest in made:
+                digest = digest or hashlib.sha256(path.read_bytes()).hexdigest()
                 self.digests[name] = digest
                 if not self.inplace and self.old.get(name) == digest:
                     spare = path.with_name(path.name + STAGED)
