@@ -2,6 +2,8 @@
 mtime (an rsync deploy copies only what changed), and a rebuild always equals a full build."""
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 
 import pytest
@@ -40,6 +42,13 @@ def same_bytes(a, b):
     fa.pop(MANIFEST, None), fb.pop(MANIFEST, None)
     assert sorted(fa) == sorted(fb)
     return [rel for rel in fa if fa[rel].read_bytes() != fb[rel].read_bytes()]
+
+
+def manifest_is_true(out) -> None:
+    """The manifest records every file of the site with the SHA-256 of its bytes, the search bundles
+    included (hashed by the process that ran Pagefind): later builds trust it to decide what to rewrite."""
+    recorded = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["files"]
+    assert recorded == {rel: hashlib.sha256(p.read_bytes()).hexdigest() for rel, p in files(out).items() if rel != MANIFEST}
 
 
 def test_nothing_changed_means_nothing_is_done(tmp_path, kaohe):
@@ -154,6 +163,7 @@ def test_search_index_is_kept_when_only_scores_change(tmp_path, monkeypatch, per
         assert same_bytes(out, full) == []
 
     build(content, out, drafts=True, shown="content")
+    manifest_is_true(out)
     first = bundle()
     assert any(rel.startswith("pagefind/fragment/") for rel in first)
     assert (out / "pagefind-2").is_dir() == (per_bundle == 2)     # 4 units: two bundles of two
@@ -174,7 +184,9 @@ def test_search_index_is_kept_when_only_scores_change(tmp_path, monkeypatch, per
     units.write_text(units.read_text(encoding="utf-8").replace("乙局", "乙局(新名)"), encoding="utf-8")
     assert not build(content, out, drafts=True, shown="content").search_kept
     assert bundle() != first
+    manifest_is_true(out)
     equals_full_build("full-2")
+    manifest_is_true(tmp_path / "full-2")
 
 
 def test_page_keys_are_the_same_in_every_process(tmp_path, kaohe):
