@@ -99,13 +99,15 @@ def _drop_empty(frame: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in frame.columns if c != LINE]
     if not cols or frame.empty:
         return frame
-    blank = np.ones(len(frame), dtype=bool)
+    rows = np.arange(len(frame))      # the rows blank in every column so far: few after the first column
     for c in cols:
-        codes, uniques = pd.factorize(frame[c].to_numpy(dtype=object), use_na_sentinel=False)
-        blank &= np.array([str(u).strip() == "" for u in uniques], dtype=bool)[codes]
-    if blank.any():
-        frame = frame.loc[~blank].reset_index(drop=True)
-    return frame
+        codes, uniques = pd.factorize(frame[c].to_numpy(dtype=object)[rows], use_na_sentinel=False)
+        rows = rows[np.array([str(u).strip() == "" for u in uniques], dtype=bool)[codes]]
+        if not len(rows):
+            return frame
+    blank = np.zeros(len(frame), dtype=bool)
+    blank[rows] = True
+    return frame.loc[~blank].reset_index(drop=True)
 
 
 def _read_xlsx(path: Path, shown: str) -> pd.DataFrame:

@@ -68,6 +68,8 @@ CASES = {
                        f"{U}:3: 错误: 单位编号 a 重复(第 2 行已有);每个单位的编号必须唯一"),
     "units-missing-column": (lambda s: s.write("units.csv", "unit_id,category\na,机关事业单位\n"),
                              f"{U}:1: 错误: 缺少必填列 name;请在第一行(列名行)加上 name"),
+    # a row with cells but no unit id is a row to fix, not one of the empty rows Excel leaves behind
+    "unit-empty": (with_results(",A1-1,1,,,\n"), f"{R}:5: 错误: unit_id 为空;请填写单位编号"),
     "unknown-unit": (with_results("zz,A1-1,,,,\n"),
                      f"{R}:5: 错误: 单位编号“zz”不在名册 units.csv 中;请核对编号,或先在名册中登记该单位"),
     "unit-not-in-round": (with_results("b,A1-1,,,,\n"),
