@@ -29,7 +29,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .pagekeys import dumps
 
 MAGIC = b"pagefind_dcd"
 BUNDLE = "pagefind"
@@ -108,6 +107,7 @@ class SearchIndex:
         self.parts = split(self.records)
         self.names = bundle_names(sum(1 for r in self.records if r.path.startswith("units/")))
         self.folders = [folder(name) for name in self.names]
+        from .pagekeys import dumps      # here: the background process imports this module, without numpy
         self.key = hashlib.sha256(salt + dumps(self.records)).hexdigest()
         self.count = len(self.records)
         self.proc = None
