@@ -48,6 +48,15 @@ def inputs_hash(folders: list[Path], options: dict, files: dict | None = None) -
 
 def unchanged(output: Path, inputs: str) -> bool:
     """The output was built from exactly these inputs and is still whole."""
+    # the manifest begins with its inputs hash (manifest_of): a rebuild after a change reads no further
+    # (the manifest is 9 MB at 10,000 units; write_site reads it whole anyway)
+    try:
+        with open(output / MANIFEST, "rb") as f:
+            head = f.read(len(MANIFEST_HEAD) + len(inputs) + 1)
+    except OSError:
+        return False
+    if head != (MANIFEST_HEAD + inputs + '"').encode("utf-8"):
+        return False
     manifest = read_manifest(output)
     if manifest.get("inputs") != inputs:
         return False
@@ -335,6 +344,9 @@ def write_site(output: Path, files, before_swap=None, inputs: str = "", done=Non
     if old.exists():
         remove_later(old, count)
     return count
+
+
+MANIFEST_HEAD = '{"inputs":"'         # how write_manifest's JSON begins (inputs first, compact)
 
 
 def manifest_of(writer: Files, inputs: str) -> dict:
