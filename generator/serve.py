@@ -1,11 +1,13 @@
 """`kaohe serve`: build once with drafts, serve the output folder with livereload, rebuild on change.
 
-One thread does everything. Tornado's IOLoop answers requests and, every POLL_MS, compares a snapshot of
-the watched files with the previous one; on any difference it runs `build()` right there, with what the
-previous build computed kept where its inputs are the same (warm.py: scored rounds, round views and page
-keys, compiled templates): at 10,000 units a corrected row is in place 2.7–3.3 s after it is saved
-(bench/RESULTS.md), against 4.6 s for `kaohe build`. So builds never overlap, however many files one save touches, and no request is answered mid-build (the
-build also swaps the new site in atomically). Browsers are then told to reload.
+One thread does everything. Tornado's IOLoop answers requests and, every POLL_MS (less often for a
+content folder of thousands of files, see poll()), compares a snapshot of the watched files with the
+previous one; on any difference it runs `build()` right there, with what the previous build computed kept
+where its inputs are the same (warm.py: scored rounds, round views and page keys, compiled templates): at
+10,000 units a corrected row is in place about 2.5 s after it is saved, one more deduction about 2 s
+(bench/RESULTS.md), against 3.9 s for `kaohe build`. So builds never overlap, however many files one save
+touches, and no request is answered mid-build (the build also swaps the new site in atomically).
+Browsers are then told to reload.
 
 While a rebuild is failing, every HTML page is replaced by an error page. livereload's output transform
 injects its script into that page like into any other HTML response, so the browser reloads on the
@@ -33,7 +35,8 @@ from .build import build
 from .errors import ContentError
 from .warm import Warm
 
-POLL_MS = 250     # how often the watched files are compared; a rebuild starts within this
+POLL_MS = 100     # how often the watched files are compared (at most): a rebuild starts within this
+POLL_SHARE = 20   # ... but never more often than every 20 times a comparison takes (5% of a core when idle)
 REPO_THEMES = Path(__file__).resolve().parent.parent / "themes"
 PAGE_SUFFIXES = (".html", ".htm")
 CONTENT_FAILED = "内容有误,网站未更新"
@@ -94,6 +97,7 @@ class Preview:
         self.seen = snapshot(self.folders, output)
         self.failure: tuple[str, list[str]] | None = None   # (page title, problem lines)
         self.warm = Warm()       # what each rebuild keeps from the one before (warm.py)
+        self.timer: PeriodicCallback | None = None      # what calls poll(), once serving
 
     def rebuild(self) -> None:
         start = time.perf_counter()
@@ -118,7 +122,10 @@ class Preview:
 
     def poll(self) -> None:
         """Called by the IOLoop: one full build per poll that sees any change, then reload the browsers."""
+        start = time.perf_counter()
         now = snapshot(self.folders, self.output)
+        if self.timer is not None:     # a content folder of thousands of files is compared less often
+            self.timer.callback_time = max(POLL_MS, POLL_SHARE * 1000 * (time.perf_counter() - start))
         if now != self.seen:
             self.seen = now   # taken before the build: a save during the build triggers one more
             self.rebuild()
@@ -163,7 +170,8 @@ def serve(content: Path, output: Path, *, port: int = 8000, host: str = "127.0.0
         server.application(port, host, debug=False)
     except OSError as exc:
         raise SystemExit(f"无法在 {url} 启动预览:{exc.strerror};请用 --port 换一个端口") from None
-    PeriodicCallback(preview.poll, POLL_MS).start()
+    preview.timer = PeriodicCallback(preview.poll, POLL_MS)
+    preview.timer.start()
     print(f"正在预览:{url} (按 Ctrl+C 停止)", flush=True)
     if open_browser:
         threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
