@@ -10,6 +10,7 @@ import difflib
 import os
 import re
 import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -300,6 +301,26 @@ def test_a_broken_search_template_is_reported_as_a_theme_error_and_the_site_stay
     assert tree(tmp_path / "output", skip=()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["content", "output", "themes"]
     assert set(Path("/dev/shm").glob("kaohe-search-*")) <= scratch_before      # no scratch folder is left
+
+
+def test_the_scratch_of_a_killed_build_is_removed_by_the_next(tmp_path, monkeypatch, kaohe):
+    """A build killed outright (kill -9, the OOM killer) cannot remove its search scratch folder, which in
+    /dev/shm holds memory until a reboot; the next build removes it, but never that of a build still running."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    where = Path("/dev/shm") if os.access("/dev/shm", os.W_OK) else tmp_path
+    stale, running = where / f"kaohe-search-{dead.pid}-test", where / f"kaohe-search-{os.getpid()}-test"
+    for folder in (stale, running):
+        (folder / "1").mkdir(parents=True)
+        (folder / "1/index.html").write_text("<p>x</p>", encoding="utf-8")
+    try:
+        monkeypatch.chdir(tmp_path)
+        shutil.copytree(GOLDEN / "content", tmp_path / "content")
+        assert kaohe("build", "--content", "content", "--output", "output").code == 0
+        assert not stale.exists() and (running / "1/index.html").is_file()
+    finally:
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(running, ignore_errors=True)
 
 
 def test_search_records_hold_names_and_rulebook_text_but_no_scores(tmp_path):
