@@ -210,7 +210,11 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
                         log("  搜索索引:单位名称、细则等检索内容未变,沿用上次的索引")
                 index.release()
                 del records
-            site.pages = write_pages(site.model, renderer, writer, workers_for(len(site.content.units)), progress,
+            workers = workers_for(len(site.content.units))
+            # the page keys, before the data files' (which need them): helped by a second process when no
+            # Pagefind run takes the other core
+            site.model.prepare(helper=workers > 1 and (index is None or index.proc is None))
+            site.pages = write_pages(site.model, renderer, writer, workers, progress,
                                      data_jobs(site, profile, renderer.salt))
             timer.lap("生成页面")
             if index is not None:

@@ -101,6 +101,45 @@ class RoundKeys:
             self._units = [self._unit(u) for u in range(self.view.layout.n_units)]
         return self._units
 
+    def ready(self) -> bool:
+        return self._units is not None
+
     def whole(self, *extra) -> bytes:
         """A page that shows every unit of the round (the overview, the 通报)."""
         return hashlib.sha256(self.view_key + b"".join(self.units()) + digest(*extra)).digest()
+
+
+HELPED = 5000          # below this many unit keys to compute, forking a helper costs more than it saves
+
+
+def compute_units(todo: list[RoundKeys], helper: bool) -> None:
+    """Compute the unit keys of each RoundKeys in `todo`. With `helper` (a second core that would otherwise
+    wait) and at least HELPED keys, a forked process computes the odd units' keys while this one computes
+    the even ones, and sends them back as bytes (32 per key): the keys are the same either way. At 10,000
+    units and three rounds this is 0.5 s of a rebuild after a correction, before any page is rendered."""
+    if helper and sum(k.view.layout.n_units for k in todo) >= HELPED:
+        import multiprocessing
+        ctx = multiprocessing.get_context("fork")
+        receive, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_odd_units, args=(todo, send), daemon=True)
+        proc.start()
+        send.close()
+        even = [[k._unit(u) for u in range(0, k.view.layout.n_units, 2)] for k in todo]
+        try:
+            odd = receive.recv()
+        except EOFError:             # the helper failed: its keys are computed here instead
+            odd = None
+        proc.join()
+        if odd is not None and len(odd) == len(todo):
+            for keys, mine, theirs in zip(todo, even, odd):
+                units: list = [None] * keys.view.layout.n_units
+                units[0::2] = mine
+                units[1::2] = [theirs[i:i + 32] for i in range(0, len(theirs), 32)]
+                keys._units = units
+    for keys in todo:
+        keys.units()
+
+
+def _odd_units(todo: list[RoundKeys], send) -> None:
+    send.send([b"".join(k._unit(u) for u in range(1, k.view.layout.n_units, 2)) for k in todo])
+    send.close()

@@ -18,7 +18,7 @@ from .model import (ChangesPage, CriterionView, HistoryRow, HomePage, ItemView, 
 from .numbers import plain
 from .errors import Report
 from .notice import notice_page
-from .pagekeys import RoundKeys, digest
+from .pagekeys import RoundKeys, compute_units, digest
 from .searchindex import bundle_names
 from .revisions import correction_line, corrections_page, revision_status
 from .scorecards import RoundView, status_of, unit_card
@@ -184,10 +184,12 @@ class SiteModel:
             view.keys = RoundKeys(view)
         return view.keys
 
-    def prepare(self) -> None:
-        """Compute every current view's unit keys once, in the parent, for all workers to share."""
-        for view in self.views.values():
-            self.keys(view).units()
+    def prepare(self, helper: bool = False) -> None:
+        """Compute every current view's unit keys once, in the parent, for all workers to share (and, under
+        serve, for the next rebuild: a kept view keeps its keys). With `helper` and many keys to compute, a
+        forked process computes every other unit's key meanwhile (pagekeys.compute_units)."""
+        todo = [keys for keys in map(self.keys, self.views.values()) if not keys.ready()]
+        compute_units(todo, helper)
 
     def scorecards(self, view: RoundView, draft: bool, superseded: Link | None = None):
         keys = self.keys(view)

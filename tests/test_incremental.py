@@ -206,6 +206,27 @@ def test_page_keys_are_the_same_in_every_process(tmp_path, kaohe):
         {rel: st for rel, st in before.items() if rel != MANIFEST}
 
 
+def test_unit_keys_computed_with_a_helper_process_are_the_same(tmp_path, monkeypatch):
+    """From 5,000 keys on, a forked helper computes every other unit's key (pagekeys.compute_units): the
+    site and its manifest (each page's source key) are exactly those of a build that computes them all."""
+    from generator import build as build_module, pagekeys
+    build(GOLDEN, tmp_path / "alone", drafts=True, search=False, shown="content")
+    helped = tmp_path / "helped"
+    odd_units = pagekeys._odd_units
+
+    def marked(todo, send):       # runs in the helper process
+        helped.with_suffix(".ran").write_text("yes", encoding="utf-8")
+        odd_units(todo, send)
+    monkeypatch.setattr(pagekeys, "HELPED", 0)
+    monkeypatch.setattr(pagekeys, "_odd_units", marked)
+    monkeypatch.setattr(build_module, "workers_for", lambda units: 2)
+    build(GOLDEN, helped, drafts=True, search=False, shown="content")
+    assert helped.with_suffix(".ran").is_file()
+    assert same_bytes(tmp_path / "alone", helped) == []
+    sources = [json.loads((out / MANIFEST).read_text(encoding="utf-8"))["sources"] for out in (tmp_path / "alone", helped)]
+    assert sources[0] == sources[1]
+
+
 def test_a_correction_renders_only_the_pages_it_changes(tmp_path):
     """One corrected row re-renders the unit's pages and the round's overview, not the site; and the
     result equals a full build."""
