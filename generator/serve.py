@@ -5,7 +5,7 @@ content folder of thousands of files, see poll()), compares a snapshot of the wa
 previous one; on any difference it runs `build()` right there, with what the previous build computed kept
 where its inputs are the same (warm.py: scored rounds, round views and page keys, compiled templates): at
 10,000 units a corrected row is in place about 2.5 s after it is saved, one more deduction about 2 s
-(bench/RESULTS.md), against 3.9 s for `kaohe build`. So builds never overlap, however many files one save
+(bench/RESULTS.md), against 3.6 s for `kaohe build`. So builds never overlap, however many files one save
 touches, and no request is answered mid-build (the build also swaps the new site in atomically).
 Browsers are then told to reload.
 
