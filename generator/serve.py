@@ -15,6 +15,7 @@ next change and recovers by itself once the file is fixed. Other files are serve
 """
 from __future__ import annotations
 
+import gc
 import html
 import ipaddress
 import logging
@@ -130,6 +131,15 @@ class Preview:
             self.seen = now   # taken before the build: a save during the build triggers one more
             self.rebuild()
             LiveReloadHandler.reload_waiters("*")
+            collect()
+
+
+def collect() -> None:
+    """Free the previous build's site model now that the new site is in place and the browsers are told.
+    Its round views and their page keys refer to each other, so only a full collection frees them, and the
+    raised thresholds of the `kaohe` command (cli.GC_THRESHOLDS) seldom run one: without this, serve grew
+    by about 55 MB per rebuild at 10,000 units. 0.07 s, after the site is updated."""
+    gc.collect()
 
 
 class PageHandler(StaticFileHandler):
@@ -159,6 +169,7 @@ def serve(content: Path, output: Path, *, port: int = 8000, host: str = "127.0.0
     output = output.absolute()
     preview = Preview(content, output, shown)
     preview.rebuild()
+    collect()
 
     logging.getLogger("tornado.access").addHandler(logging.NullHandler())   # no English line per 404
     server = Server(watcher=Watcher())   # a plain watcher, never polled: Preview.poll does the watching
