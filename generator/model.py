@@ -349,6 +349,7 @@ class Page:
     superseded: Link | None = None               # a revision's permanent page: text "<round>:<N>", url of the latest
     key: bytes | None = None                     # made from exactly these inputs (pagekeys.py); then `page` is None
     make: object = None                          # …and this callable makes the model, only if the page is rendered
+    source: str | None = None                    # its fingerprint, when already computed (parallel.Keeper)
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,15 +105,16 @@ class SiteModel:
         k, n = self.shard
         return i % n == k
 
-    def pages(self):
-        """This process's share of the per-unit pages (unit pages and scorecards); the site-wide pages are
-        jobs(), which the processes take one at a time once their share is done."""
-        yield from self.unit_pages()
+    def pages(self, keeper):
+        """This process's share of the per-unit pages (unit pages and scorecards), each a Page to render or
+        None when `keeper` (parallel.Keeper) kept the current site's; the site-wide pages are jobs(), which
+        the processes take one at a time once their share is done."""
+        yield from self.unit_pages(keeper)
         for rid in self.round_ids:
             view, plan = self.views[rid], self.plans[rid]
-            yield from self.scorecards(view, view.card.status.key == "draft")
+            yield from self.scorecards(keeper, view, view.card.status.key == "draft")
             for rev, score in plan.revisions:     # every published revision, whole and for good, under r<N>/
-                yield from self.scorecards(self.revision_view(rid, rev, score), False, latest_link(rid, rev))
+                yield from self.scorecards(keeper, self.revision_view(rid, rev, score), False, latest_link(rid, rev))
 
     def jobs(self) -> tuple[list, list]:
         """The site-wide pages, in groups: callables each returning some Pages, as (the large ones: each
@@ -191,13 +192,17 @@ class SiteModel:
         todo = [keys for keys in map(self.keys, self.views.values()) if not keys.ready()]
         compute_units(todo, helper)
 
-    def scorecards(self, view: RoundView, draft: bool, superseded: Link | None = None):
+    def scorecards(self, keeper, view: RoundView, draft: bool, superseded: Link | None = None):
         keys = self.keys(view)
-        for u, unit in enumerate(view.layout.units):
-            if not self.mine(u):
-                continue
-            yield Page(view.scorecard_url(u), "scorecard.html", None, f"{unit.name} · {view.rnd.title}", "results",
-                       draft, superseded=superseded, key=keys.unit(u), make=partial(view.scorecard, u, rule_url))
+        group = keeper.group("scorecard.html", "results", draft, superseded)
+        k, n = self.shard
+        units, suffix = view.layout.units, f" · {view.rnd.title}"
+        for u in range(k, len(units), n):        # this process's share (mine())
+            unit = units[u]
+            path, title, key = view.scorecard_url(u), unit.name + suffix, keys.unit(u)
+            source = keeper.keep(group, path, title, key)
+            yield source and Page(path, "scorecard.html", None, title, "results", draft, superseded=superseded,
+                                  key=key, make=partial(view.scorecard, u, rule_url), source=source)
 
     def unit_corrections(self, rid: str, score) -> dict:
         """unit id -> its corrections included in this state of the round (with the revision that published each)."""
@@ -290,9 +295,10 @@ class SiteModel:
         index = UnitsIndexPage(tuple(UnitGroup(c, tuple(members)) for c, members in groups.items()), len(units))
         return [Page("units/index.html", "units_index.html", index, "参评单位", "units")]
 
-    def unit_pages(self):
+    def unit_pages(self, keeper):
         units = self.content.units
         children = self.children()
+        group = keeper.group("unit.html", "units")
         for i, unit in enumerate(units.values()):
             if not self.mine(i):
                 continue
@@ -300,8 +306,10 @@ class SiteModel:
             key = digest(unit, parent, children.get(unit.id, ()),
                          [(self.keys(self.views[rid]).view_key, self.keys(self.views[rid]).summary(u))
                           for rid, u in self.taken.get(unit.id, ())])
-            yield Page(f"units/{unit.id}/index.html", "unit.html", None, unit.name, "units", key=key,
-                       make=partial(self.unit_page, unit, children))
+            path = f"units/{unit.id}/index.html"
+            source = keeper.keep(group, path, unit.name, key)
+            yield source and Page(path, "unit.html", None, unit.name, "units", key=key,
+                                  make=partial(self.unit_page, unit, children), source=source)
 
     def unit_page(self, unit, children) -> UnitPage:
         history = []

@@ -12,6 +12,7 @@ import os
 import traceback
 from functools import partial
 from .errors import ContentError
+from .render import keyed_source
 
 SMALL = 500           # below this many units, one process is faster than starting workers
 
@@ -94,9 +95,27 @@ def _file_job(task, renderer, files) -> int:
 
 
 def _one(page, renderer, files) -> None:
-    source = renderer.fingerprint(page)
+    source = page.source or renderer.fingerprint(page)
     if not files.reuse(page.path, source):
         files.put(page.path, renderer.render(page))
+
+
+class Keeper:
+    """Keeps the current site's per-unit pages whose fingerprint is unchanged before any Page is made: a
+    rebuild after a correction keeps tens of thousands of them, and making a Page object for each cost
+    more than deciding to keep it. model.pages() asks for a group (template, section, draft, superseded,
+    made once per round), then keep() per page; a page not kept is yielded with its fingerprint."""
+
+    def __init__(self, renderer, files):
+        self.renderer, self.files = renderer, files
+
+    def group(self, template: str, section: str, draft: bool = False, superseded=None) -> bytes:
+        return self.renderer.group(template, section, draft, superseded)
+
+    def keep(self, group: bytes, path: str, title: str, key: bytes) -> str | None:
+        """None when the current site's page is kept, else the page's fingerprint (to render it)."""
+        source = keyed_source(group, path, title, key)
+        return None if self.files.reuse(path, source) else source
 
 
 def _render_share(model, renderer, files, k: int, n: int, counter, progress, jobs=(), claimed=None) -> int:
@@ -115,8 +134,9 @@ def _render_share(model, renderer, files, k: int, n: int, counter, progress, job
         elif progress:
             progress(count)
 
-    for page in model.pages():
-        _one(page, renderer, files)
+    for page in model.pages(Keeper(renderer, files)):
+        if page is not None:          # None: kept by the Keeper
+            _one(page, renderer, files)
         count += 1
         if count - reported >= 50:
             report()

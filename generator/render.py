@@ -151,11 +151,16 @@ class Renderer:
         """What the page is rendered from: its model, its place and template, the theme and the code.
         A rebuild keeps the current page when this is unchanged, without rendering it."""
         if page.key is not None:        # a keyed page (pagekeys.py): cheap, no model to pickle
-            head = "\0".join((page.path, page.template, page.title, page.section, str(page.draft),
-                               page.superseded.text + "\0" + page.superseded.url if page.superseded else ""))
-            return hashlib.sha256(self.salt + head.encode("utf-8") + b"\0" + page.key).hexdigest()
+            return keyed_source(self.group(page.template, page.section, page.draft, page.superseded), page.path,
+                                page.title, page.key)
         parts = (page.path, page.template, page.title, page.section, page.draft, page.superseded, page.page)
         return hashlib.sha256(self.salt + dumps(parts)).hexdigest()
+
+    def group(self, template: str, section: str, draft: bool, superseded) -> bytes:
+        """The part of a keyed page's fingerprint that a whole group of pages shares (a round's scorecards):
+        computed once per group, then keyed_source() per page, without making the Page (parallel.Keeper)."""
+        return self.salt + "\0".join((template, section, str(draft),
+                                      superseded.text + "\0" + superseded.url if superseded else "")).encode("utf-8")
 
     def render(self, page: Page) -> bytes:
         if page.page is None:           # a keyed page: its model is made only now that it is rendered
@@ -186,6 +191,11 @@ class Renderer:
                         seen[path.relative_to(static).as_posix()] = path
         for rel in sorted(seen):
             yield f"assets/{rel}", seen[rel].read_bytes()
+
+
+def keyed_source(group: bytes, path: str, title: str, key: bytes) -> str:
+    """A keyed page's fingerprint: its group (Renderer.group), place, title and key."""
+    return hashlib.sha256(group + f"\0{path}\0{title}\0".encode("utf-8") + key).hexdigest()
 
 
 def template_problem(exc: TemplateError, page: Page) -> ContentError:

@@ -283,3 +283,13 @@ def test_serve_rescores_only_changed_rounds_and_still_equals_a_full_build(tmp_pa
     full = tmp_path / "full"
     build(content, full, drafts=True, shown="content", search=False)
     assert same_bytes(out, full) == []
+
+
+@pytest.mark.parametrize("relpath", ["/etc/passwd", "../x/index.html", "a/../../x", "a/./b", "a//b", "a/", "..",
+                                     ".", "", "a\\..\\b"])
+def test_an_output_path_that_could_leave_the_site_is_refused(relpath):
+    # the last guard under every file the build writes (unit ids are checked when read, test_errors.py)
+    from generator.write import safe_path
+    with pytest.raises(ValueError):
+        safe_path("/site", relpath)
+    assert safe_path("/site", "results/r1/a..b/index.html") == "/site/results/r1/a..b/index.html"
