@@ -14,7 +14,9 @@ Ctx (paths of this size's workload) and an optional setup callable run before ea
 Scenarios besides check and build-cold:
 - build-warm: kaohe build over the output of a previous build, nothing changed;
 - build-correction: one result value in the last round of a copy of the content is changed (and
-  changed back on the next repetition), then kaohe build over that copy's existing output;
+  changed back on the next repetition), then kaohe build over that copy's existing output, with the
+  cache of scored rounds that the earlier builds left (bench/work/cache, generator/cache.py); build-cold
+  clears that cache for its content before each run;
 - serve-correction: the same change under a running `kaohe serve` (started once per size on its own
   copy, not timed); bench/serve_probe.py flips the value and waits until the site is rebuilt;
 - serve-deduction: the same, for one more deduction of one unit (moves no shown category average);
@@ -126,7 +128,13 @@ def empty_trash(settle: bool) -> None:
 
 
 def remove_output(ctx: Ctx) -> None:
+    """A cold build: no previous output, and no rounds scored by an earlier build in kaohe's cache."""
+    sys.path.insert(0, str(REPO))
+    from generator.cache import cache_folder      # light: the heavy imports of kaohe are elsewhere
     remove(ctx.output)
+    folder = cache_folder(ctx.content)
+    if folder is not None:
+        remove(folder)
 
 
 def build_untimed(content: Path, output: Path) -> None:
@@ -537,6 +545,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--regen", action="store_true", help="重新生成负载,即使已有相同的")
     p.add_argument("--replace", action="store_true", help="覆盖 RESULTS.md,而不是追加")
     args = p.parse_args(argv)
+    # kaohe build's cache of scored rounds (generator/cache.py): in the work folder, not the home folder;
+    # build-cold clears it for its content before every run (remove_output)
+    os.environ["KAOHE_CACHE"] = str(WORK / "cache")
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     by_name = {s.name: s for s in SCENARIOS}
     unknown = [n for n in args.scenarios.split(",") if n not in by_name]

@@ -29,6 +29,7 @@ from .revisions import plan_round
 from .render import DEFAULT_THEME, Renderer, lookup_index, theme_dirs
 from .records import search_records
 from .searchindex import SearchIndex
+from .warm import Warm
 from . import __version__
 from .write import inputs_hash, remove_later, unchanged, write_site
 
@@ -166,9 +167,11 @@ def round_order(content: Content, report: Report) -> list[str]:
 
 def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str | None = None,
           shown: str | None = None, log=None, search: bool = True, progress=None, pdf: bool = False,
-          warm=None) -> Site:
+          warm=None, cache: Path | None = None) -> Site:
     """Build the site into `output`. `warm` (warm.Warm, kept by `kaohe serve` between rebuilds): start from
-    what the previous build in this process computed, where its inputs are the same."""
+    what the previous build in this process computed, where its inputs are the same. `cache` (kaohe build,
+    cache.py): a folder of rounds scored by earlier runs, taken where their inputs are the same, and
+    where the rounds scored now are kept for the next run."""
     shown = shown or str(content_dir)
     options = {"drafts": drafts, "profile": profile, "search": search, "pdf": pdf, "version": __version__}
     digests: dict = {}
@@ -176,9 +179,16 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
                          options, digests)
     if unchanged(output, inputs):
         return None                          # built from exactly these inputs, and whole: nothing to do
+    stored = None
+    if warm is None and cache is not None:
+        from .cache import RoundCache, code_digest
+        warm = Warm()
+        stored = RoundCache(cache, code_digest(digests, Path(__file__).parent), shown)
     if warm is not None:
-        warm.begin(content_dir, (shown, drafts, profile, pdf), digests)
+        warm.begin(content_dir, (shown, drafts, profile, pdf), digests, stored)
     site = check(content_dir, shown, log, warm)
+    if stored is not None and log and stored.loaded:
+        log(f"  计分缓存:{len(stored.loaded)} 个轮次的成绩文件未变,沿用上次的计分结果")
     profile = profile or site.content.config.profile
     report = Report()
     themes = theme_dirs(content_dir, shown, site.content.config.theme, report)
@@ -228,6 +238,10 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     site.files = write_site(output, files, before_swap=finish, inputs=inputs, inplace=not pdf,
                             done=lambda writer: setattr(site, "kept", writer.kept))
     timer.lap("搜索索引与交换")
+    if stored is not None:
+        site.model.save_keys(stored)
+        stored.save(warm)
+        timer.lap("保存缓存")
     site.timings += timer.steps
     return site
 

@@ -116,10 +116,12 @@ def _check(args) -> int:
 
 def _build(args) -> int:
     from .build import build, published_rounds
+    from .cache import cache_folder
     start = time.perf_counter()
     progress = Progress() if sys.stderr.isatty() else None
     site = build(Path(args.content), Path(args.output), drafts=args.drafts, profile=args.profile,
-                 shown=args.content, log=_log(args), progress=progress, pdf=args.pdf)
+                 shown=args.content, log=_log(args), progress=progress, pdf=args.pdf,
+                 cache=cache_folder(Path(args.content)))
     if site is None:
         print(f"内容、主题和选项都没有变化,{args.output}/ 已是最新,未改写任何文件"
               f"(用时 {time.perf_counter() - start:.1f} 秒)。", flush=True)

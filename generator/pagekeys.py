@@ -65,6 +65,14 @@ class RoundKeys:
                     self.kids[unit.parent_id].append(c)
         self._units: list[bytes] | None = None
 
+    @classmethod
+    def stored(cls, view, view_key: bytes, units: list[bytes]) -> "RoundKeys":
+        """The keys of a view made from the same inputs as one whose keys were stored (cache.py)."""
+        keys = cls.__new__(cls)
+        keys.view, keys.view_key, keys._units = view, view_key, units
+        keys.categories, keys.kids, keys.matrix = {}, None, None
+        return keys
+
     def category(self, category: str, b: int) -> bytes:
         key = (category, b)
         if key not in self.categories:

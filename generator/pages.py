@@ -44,6 +44,7 @@ class SiteModel:
         sub = {s for r in self.round_ids for s in self.content.rounds[r].from_rounds}
         self.sub_rounds = sub
         self.views = {}
+        self.key_files: dict = {}       # round id -> the cache file its view's page keys go to (stored_keys)
         kept: set = set()
         for rid in self.round_ids:
             plan = plans[rid]
@@ -57,6 +58,8 @@ class SiteModel:
             self.views[rid] = view
         if warm is not None:
             warm.views = {rid: (view, self.year_before(rid)) for rid, view in self.views.items()}
+            if warm.stored is not None:
+                self.stored_keys(warm, kept)
         self.taken = defaultdict(list)            # unit id -> [(round id, u)]
         for rid in self.round_ids:
             for u, unit in enumerate(plans[rid].score.layout.units):
@@ -74,6 +77,28 @@ class SiteModel:
         if view.score is not plan.score or before != now or not all(r in kept for r, _sub in now):
             return None
         return view
+
+    def stored_keys(self, warm, kept: set) -> None:
+        """kaohe build (cache.py): take each view's page keys from the cache when the view is made from the
+        same inputs as when they were stored (its round and the rounds of the year before, each by its own
+        digest, and the build options); the others are stored once computed (save_keys)."""
+        for rid, view in self.views.items():
+            if rid in kept or view.keys is not None:
+                continue
+            made_from = digest(warm.keys.get(rid), warm.options, self.internal,
+                               [(r, sub, warm.keys.get(r)) for r, sub in self.year_before(rid)])
+            name = warm.stored.keys_name(rid, made_from)
+            found = warm.stored.load_keys(name, view.layout.n_units)
+            if found is not None:
+                view.keys = RoundKeys.stored(view, *found)
+            else:
+                self.key_files[rid] = name
+
+    def save_keys(self, stored) -> None:
+        for rid, name in self.key_files.items():
+            keys = self.views[rid].keys
+            if keys is not None and keys.ready():
+                stored.store_keys(name, keys.view_key, keys.units())
 
     def year_before(self, rid: str) -> tuple:
         """The rounds a scorecard of `rid` may take the previous year's result from, and whether each is a

@@ -42,14 +42,19 @@ class Warm:
     keys: dict = field(default_factory=dict)       # round id -> own digest, for the build under way
     kept: set = field(default_factory=set)         # rounds whose scored states this build takes as they are
     reading: dict = field(default_factory=dict)    # round id -> problems found reading it, in this build
+    stored: object = None                          # cache.RoundCache of kaohe build, or None
 
-    def begin(self, content_dir: Path, options: tuple, digests: dict | None = None) -> None:
+    def begin(self, content_dir: Path, options: tuple, digests: dict | None = None, stored=None) -> None:
         """Before a build: digest every round's own inputs and decide which rounds are kept. `digests`:
-        the files' SHA-256 by path where the build has them already (write.inputs_hash)."""
+        the files' SHA-256 by path where the build has them already (write.inputs_hash); `stored`
+        (cache.RoundCache, kaohe build): where rounds scored by an earlier run are taken from."""
         if options != self.options:
             self.views = {}
             self.options = options
         self.keys = own_keys(content_dir, digests or {})
+        self.stored = stored
+        if stored is not None:
+            stored.fill(self)
         self.kept = set()
         self.reading = {}
         for rid in self.keys:

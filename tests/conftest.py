@@ -150,6 +150,21 @@ class Run:
         return [line for line in self.err.splitlines() if line.strip()]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def round_cache(tmp_path_factory):
+    """kaohe build's cache of scored rounds (generator/cache.py) goes to a folder of the test session, not
+    to the home folder: every build of the tests takes and stores rounds there, as a user's builds do."""
+    import os
+    folder = tmp_path_factory.mktemp("kaohe-cache")
+    old = os.environ.get("KAOHE_CACHE")
+    os.environ["KAOHE_CACHE"] = str(folder)
+    yield folder
+    if old is None:
+        del os.environ["KAOHE_CACHE"]
+    else:
+        os.environ["KAOHE_CACHE"] = old
+
+
 @pytest.fixture
 def site(tmp_path):
     return ContentDir(tmp_path / "content")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from conftest import REPO
 from generator.build import build
+from generator.build import build as build_site
 from generator.errors import ContentError
 from generator.warm import Warm
 from generator.write import MANIFEST
@@ -89,17 +90,22 @@ EDITS = st.lists(st.sampled_from(["rename", "note", "title", "theme", "correctio
                  min_size=1, max_size=4)
 
 
-@pytest.mark.parametrize("serve", [False, True], ids=["build", "serve"])
+@pytest.mark.parametrize("mode", ["build", "serve", "cache"])
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(edits=EDITS)
-def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, serve, edits):
+def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, mode, edits):
     """Random edits, each followed by a rebuild over the previous output: the result equals a full build.
-    `serve`: the rebuilds share a Warm, as `kaohe serve`'s do (rounds, views and templates kept)."""
+    serve: the rebuilds share a Warm, as `kaohe serve`'s do (rounds, views and templates kept); cache: they
+    take rounds and page keys from the cache of earlier builds, as `kaohe build`'s do (cache.py)."""
     root = tmp_path_factory.mktemp("inc")
     content = root / "content"
     shutil.copytree(GOLDEN, content)
     out = root / "output"
-    warm = Warm() if serve else None
+    warm = Warm() if mode == "serve" else None
+    cache = root / "cache" if mode == "cache" else None
+
+    def build(*args, **kwargs):
+        return build_site(*args, cache=cache, **kwargs)
     build(content, out, drafts=True, shown="content", search=False, warm=warm)
     for i, edit in enumerate(edits):
         if edit == "rename":
@@ -138,7 +144,7 @@ def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, serve, edits):
             p.write_text(text, encoding="utf-8")
         build(content, out, drafts=True, shown="content", search=False, warm=warm)
     full = root / "full"
-    build(content, full, drafts=True, shown="content", search=False)
+    build_site(content, full, drafts=True, shown="content", search=False)
     assert same_bytes(out, full) == []
 
 
@@ -293,3 +299,47 @@ def test_an_output_path_that_could_leave_the_site_is_refused(relpath):
     with pytest.raises(ValueError):
         safe_path("/site", relpath)
     assert safe_path("/site", "results/r1/a..b/index.html") == "/site/results/r1/a..b/index.html"
+
+
+def cache_files(cache):
+    return sorted(p.name.rsplit(".", 1)[1] for p in cache.rglob("*") if p.is_file())
+
+
+def test_kaohe_build_takes_unchanged_rounds_from_its_cache(tmp_path, kaohe, monkeypatch):
+    """`kaohe build` reads and scores only the rounds whose files changed (cache.py), outside the output
+    folder, and writes the same site as a build without the cache, even from damaged cache files."""
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN, content)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("KAOHE_CACHE", str(cache))
+    out = tmp_path / "output"
+    args = ("build", "--content", str(content), "--output", str(out), "--drafts", "--profile", "public", "-v")
+    run = kaohe(*args)
+    assert run.code == 0 and "成绩文件未变" not in run.err
+    assert cache_files(cache) == ["keys", "keys", "pickle", "pickle"]      # two rounds, each with its view's keys
+    add_once(content / "results/2024/corrections.csv", "jg-b,B1", "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录")
+    run = kaohe(*args)
+    assert run.code == 0 and "计分缓存:1 个轮次的成绩文件未变" in run.err          # 2023 came from the cache
+    assert cache_files(cache) == ["keys", "keys", "pickle", "pickle"]      # 2024's earlier files are gone
+    assert not any(p.suffix in (".pickle", ".keys") for p in out.rglob("*"))
+
+    def full_build():
+        monkeypatch.setenv("KAOHE_CACHE", "off")
+        full = tmp_path / "full"
+        shutil.rmtree(full, ignore_errors=True)
+        assert kaohe("build", "--content", str(content), "--output", str(full), "--drafts", "--profile", "public").code == 0
+        monkeypatch.setenv("KAOHE_CACHE", str(cache))
+        return full
+    assert same_bytes(out, full_build()) == []
+    for path in cache.rglob("*.*"):        # damaged files (same length, one byte changed) are not taken
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 1
+        path.write_bytes(bytes(data))
+    again = tmp_path / "again"        # the same content: the same cache files are asked for, and refused
+    run = kaohe("build", "--content", str(content), "--output", str(again), *args[5:])
+    assert run.code == 0 and "成绩文件未变" not in run.err
+    assert same_bytes(again, full_build()) == []
+    monkeypatch.setenv("KAOHE_CACHE", "off")
+    shutil.rmtree(cache)
+    assert kaohe("build", "--content", str(content), "--output", str(tmp_path / "other")).code == 0
+    assert not cache.exists()
