@@ -166,7 +166,8 @@ def setup_correction(ctx: Ctx) -> None:
     base = ctx.correction
     content, output, state_path = base / "content", base / "output", base / "state.json"
     # the copy's output must come from this version of kaohe, or the first timed run renders everything
-    code = hashlib.sha256(b"".join(f.read_bytes() for f in sorted((REPO / "generator").glob("*.py")))).hexdigest()
+    code = hashlib.sha256(b"".join(f.read_bytes() for f in sorted([*(REPO / "generator").glob("*.py"),
+                                                                      *(REPO / "themes").rglob("*.*")]))).hexdigest()
     stamp = (ctx.root / "workload.json").read_text("utf-8") + code
     state = json.loads(state_path.read_text("utf-8")) if state_path.is_file() else {}
     if state.get("workload") != stamp or not content.is_dir() or not output.is_dir():

@@ -18,7 +18,7 @@ from .model import (ChangesPage, CriterionView, HistoryRow, HomePage, ItemView, 
 from .numbers import plain
 from .errors import Report
 from .notice import notice_page
-from .pagekeys import RoundKeys, compute_units, digest
+from .pagekeys import UNIT_STATE, RoundKeys, compute_units, digest, units_state
 from .searchindex import bundle_names
 from .revisions import correction_line, corrections_page, revision_status
 from .scorecards import RoundView, status_of, unit_card
@@ -328,7 +328,7 @@ class SiteModel:
             if not self.mine(i):
                 continue
             parent = units.get(unit.parent_id) if unit.parent_id else None
-            key = digest(unit, parent, children.get(unit.id, ()),
+            key = digest(UNIT_STATE(unit), parent and UNIT_STATE(parent), units_state(children.get(unit.id, ())),
                          [(self.keys(self.views[rid]).view_key, self.keys(self.views[rid]).summary(u))
                           for rid, u in self.taken.get(unit.id, ())])
             path = f"units/{unit.id}/index.html"
