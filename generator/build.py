@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from .content import Content
-from .data import data_file
+from .data import RowCache, data_file
 from .errors import Report
 from .load import load_content
 from .corrections import apply as apply_corrections
@@ -225,7 +225,7 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
             # Pagefind run takes the other core
             site.model.prepare(helper=workers > 1 and (index is None or index.proc is None))
             site.pages = write_pages(site.model, renderer, writer, workers, progress,
-                                     data_jobs(site, profile, renderer.salt))
+                                     data_jobs(site, profile, renderer.salt, warm))
             timer.lap("生成页面")
             if index is not None:
                 writer.hashed.update(index.finish())
@@ -235,8 +235,14 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
                 remove_later(index.scratch, index.count)
         if pdf:   # Chromium prints the pages as written: a --pdf build always makes a new tree (inplace=False)
             writer.foreign += print_notices(site, writer.root, drafts)
-    site.files = write_site(output, files, before_swap=finish, inputs=inputs, inplace=not pdf,
-                            done=lambda writer: setattr(site, "kept", writer.kept))
+    made: dict = {}
+
+    def done(writer) -> None:
+        site.kept = writer.kept
+        made.update(writer.rows)
+    site.files = write_site(output, files, before_swap=finish, inputs=inputs, inplace=not pdf, done=done)
+    if warm is not None and made:
+        warm.remember_rows(made, site.model)
     timer.lap("搜索索引与交换")
     if stored is not None:
         site.model.save_keys(stored)
@@ -247,9 +253,11 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
 
 
 def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str, internal, writer,
-               key: str | None, name: str) -> None:
+               key: str | None, name: str, rows=None) -> None:
     """One data file of a revision as archived when it was published (it never changes), else the current
-    site's when it was made from the same scores (`key`), else made now."""
+    site's when it was made from the same scores (`key`), else made now: with `rows` (kaohe serve,
+    (namespace, cached rows, unit keys)), only the rows not made by an earlier build (data.RowCache),
+    whose new rows go back to the building process in writer.rows."""
     archived = Path(site.content_dir) / "results" / rid / "archive" / f"r{revision.number}" / \
         ("data-public" if profile == "public" else "data") if revision is not None else None
     if archived is not None and archived.is_dir():
@@ -259,7 +267,13 @@ def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str,
         return
     if key is not None and writer.reuse(prefix + name, key, page=False):
         return
-    writer.put(prefix + name, data_file(score, name, internal))
+    cache = None
+    if rows is not None:
+        space, known, keys = rows
+        cache = RowCache(known, keys)
+    writer.put(prefix + name, data_file(score, name, internal, cache))
+    if cache is not None:
+        writer.rows[space] = cache.new
 
 
 def scratch_folder(output: Path, records: int) -> Path:
@@ -300,17 +314,26 @@ def remove_stale_scratch(where: Path) -> None:
             pass
 
 
-def data_jobs(site: Site, profile: str, salt: bytes) -> list:
+ROW_CACHE_UNITS = 20_000    # kaohe serve keeps the data files' rows of rounds up to this size (about 3 KB a unit)
+
+
+def data_jobs(site: Site, profile: str, salt: bytes, warm=None) -> list:
     """Each round's data files (scores.csv/json/xlsx, items.csv), and each published revision's (archived),
-    one job per file (parallel.write_pages shares them out), the larger kinds first."""
+    one job per file (parallel.write_pages shares them out), the larger kinds first. Under serve (`warm`),
+    the current data files are made from the rows kept from earlier rebuilds (data.RowCache)."""
     model = site.model
     internal = model.internal
     jobs = []
     for name in ("scores.xlsx", "items.csv", "scores.json", "scores.csv"):
         for rid, plan in model.plans.items():
-            key = hashlib.sha256(salt + model.keys(model.views[rid]).whole("data", profile, internal)).hexdigest()
+            keys = model.keys(model.views[rid])
+            key = hashlib.sha256(salt + keys.whole("data", profile, internal)).hexdigest()
+            rows = None
+            if warm is not None and warm.stored is None and plan.score.layout.n_units <= ROW_CACHE_UNITS:
+                space = (rid, name, profile, internal)
+                rows = (space, warm.data_rows.get(space, {}), keys.units())
             jobs.append(partial(round_data, site, plan.round_id, plan.revision, plan.score, f"results/{rid}/data/",
-                                profile, internal, key=key, name=name))
+                                profile, internal, key=key, name=name, rows=rows))
             for rev, score in plan.revisions:
                 jobs.append(partial(round_data, site, rid, rev, score, f"results/{rid}/r{rev.number}/data/", profile,
                                     internal, key=None, name=name))

@@ -7,6 +7,7 @@ and rows are joined as plain strings: that is what makes items.csv of 3 million 
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -73,19 +74,22 @@ def _field(text: str) -> str:
     return text
 
 
-JOIN_BLOCK = 50_000    # rows joined and encoded at a time (items.csv has 3 million rows at 100,000 units)
-
-
-def _join(header: list[str], columns: list[np.ndarray]) -> bytes:
-    out = [(BOM + ",".join(_field(h) for h in header) + NEWLINE).encode("utf-8")]
-    n = len(columns[0]) if columns else 0
-    for a in range(0, n, JOIN_BLOCK):
-        block = zip(*(c[a:a + JOIN_BLOCK] for c in columns))
-        out.append((NEWLINE.join(map(",".join, block)) + NEWLINE).encode("utf-8"))
-    return b"".join(out)
-
-
 DATA_FILES = ("scores.csv", "scores.json", "scores.xlsx", "items.csv")
+BLOCK = 10000       # units made at a time (items.csv has 3 million rows at 100,000 units)
+
+
+class RowCache:
+    """The text of a data file's rows from earlier builds (kaohe serve), by the unit's page key.
+
+    A unit's key (pagekeys.RoundKeys) covers everything its rows show (its fields, scores, grade, rank,
+    awards and vetoes, the round and its rulebooks), so a row whose key is known is not made again: after
+    one corrected row only the rows whose rank or values moved are. A spreadsheet row also carries its row
+    number, which is part of its key there. The rows made now are collected in `new`, for the next build."""
+
+    def __init__(self, rows: dict, keys: list[bytes]):
+        self.rows = rows        # key -> text, from earlier builds (not changed here)
+        self.keys = keys        # unit index -> its key
+        self.new: dict = {}     # key -> text made in this build
 
 
 def data_files(score: RoundScore, public_internal: tuple[str, ...] = ()) -> dict[str, bytes]:
@@ -93,26 +97,72 @@ def data_files(score: RoundScore, public_internal: tuple[str, ...] = ()) -> dict
     return {name: data_file(score, name, public_internal) for name in DATA_FILES}
 
 
-def data_file(score: RoundScore, name: str, public_internal: tuple[str, ...] = ()) -> bytes:
-    """One of DATA_FILES (each can be made on its own, so that the files of a round are made in parallel)."""
+def data_file(score: RoundScore, name: str, public_internal: tuple[str, ...] = (), cache: RowCache | None = None) -> bytes:
+    """One of DATA_FILES (each can be made on its own, so that the files of a round are made in parallel).
+    With `cache`, rows made by earlier builds are taken from it (RowCache).
+
+    Each file is made in two steps: columns for many units at once (numpy), then the text of each unit's
+    rows (Python, what costs). With a cache, both steps run only for the units whose rows it lacks."""
     layout = score.layout
     order = unit_order(score)
     items = published_items(score)
     applies = layout.applies()
-    if name == "items.csv":
-        return _items_csv(score, order, items, applies, show_self=SELF_SOURCE not in public_internal)
     item_ids = list(dict.fromkeys(it.id for it in layout.items))
-    table = _score_table(score, order, item_ids, items, applies)
+    if name == "items.csv":
+        show_self = SELF_SOURCE not in public_internal
+        header = ITEM_COLUMNS if show_self else ITEM_COLUMNS[:5]
+        prepare = partial(_item_rows, score, items=items, applies=applies, show_self=show_self, per_unit=cache is not None)
+        return _csv(header, _rows(order, cache, prepare, len(order)))
     if name == "scores.csv":
-        return _join(SCORE_COLUMNS + item_ids, [texts(c) if isinstance(c, list) else c for c in table])
+        return _csv(SCORE_COLUMNS + item_ids,
+                    _rows(order, cache, partial(_score_rows, score, item_ids=item_ids, items=items, applies=applies),
+                          len(order)))
     if name == "scores.json":
-        return _json(score, table, item_ids, order)
+        return _json(score, item_ids,
+                     _rows(order, cache, partial(_json_rows, score, item_ids=item_ids, items=items, applies=applies),
+                           len(order)))
     if name == "scores.xlsx":
-        return _xlsx(score, table, item_ids, order)
+        return _xlsx(score, item_ids,
+                     _rows(order, cache, partial(_xlsx_rows, score, item_ids=item_ids, items=items, applies=applies),
+                           XLSX_BLOCK, True))
     raise ValueError(f"unknown data file {name!r}")
 
 
+XLSX_BLOCK = 2000      # rows made and compressed at a time: a sheet of 100,000 rows never sits in memory whole
+
+
+def _rows(order: np.ndarray, cache: RowCache | None, prepare, block: int, numbered: bool = False):
+    """The text of each unit's rows, in `order`, as lists of texts of at most `block` units. `prepare(units,
+    positions)` computes the columns of those units (at those positions in `order`) and returns make(idx),
+    the texts of units[idx]. Without a cache every unit is prepared at once and made a block at a time;
+    with one, only the units whose rows it lacks are prepared and made."""
+    n = len(order)
+    if cache is None:
+        make = prepare(order, np.arange(n))
+        for a in range(0, n, max(1, block)):
+            yield make(np.arange(a, min(n, a + block)))
+        return
+    keys = [cache.keys[u] for u in order.tolist()]
+    if numbered:               # a spreadsheet row carries its number
+        keys = [k + str(i).encode() for i, k in enumerate(keys)]
+    texts = [cache.rows.get(k) for k in keys]
+    miss = np.array([i for i, t in enumerate(texts) if t is None], dtype=np.int64)
+    if len(miss):
+        made = prepare(order[miss], miss)(np.arange(len(miss)))
+        for i, text in zip(miss.tolist(), made):
+            texts[i] = cache.new[keys[i]] = text
+    for a in range(0, n, max(1, block)):
+        yield texts[a:a + block]
+
+
+def _csv(header: list[str], blocks) -> bytes:
+    out = [(BOM + ",".join(_field(h) for h in header) + NEWLINE).encode("utf-8")]
+    out += ["".join(texts).encode("utf-8") for texts in blocks]
+    return b"".join(out)
+
+
 def _score_table(score: RoundScore, order, item_ids, items, applies) -> list:
+    """The columns of scores.csv: lists of values for the text columns, arrays of text for the others."""
     layout = score.layout
     prec = score.precision[order]
     columns: list = [
@@ -138,11 +188,21 @@ def _score_table(score: RoundScore, order, item_ids, items, applies) -> list:
     return columns
 
 
-def _json(score: RoundScore, table: list, item_ids: list[str], order) -> bytes:
-    """scores.json, one unit per line, built from the same text as scores.csv: decimal text such as
-    "94.50" is a JSON number, so no value passes through a binary float."""
+def _score_rows(score: RoundScore, order, positions, item_ids, items, applies):
+    """scores.csv: a line per unit."""
+    table = _score_table(score, order, item_ids, items, applies)
+    columns = [texts(c) if isinstance(c, list) else c for c in table]
+
+    def make(idx) -> list[str]:
+        return [",".join(row) + NEWLINE for row in zip(*(c[idx] for c in columns))]
+    return make
+
+
+def _json_rows(score: RoundScore, order, positions, item_ids: list[str], items, applies):
+    """scores.json, a line per unit, from the same text as scores.csv: decimal text such as "94.50" is a
+    JSON number, so no value passes through a binary float."""
     layout = score.layout
-    rnd = layout.round
+    table = _score_table(score, order, item_ids, items, applies)
 
     def strings(values) -> np.ndarray:
         codes, uniq = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
@@ -150,14 +210,14 @@ def _json(score: RoundScore, table: list, item_ids: list[str], order) -> bytes:
 
     cache: dict = {}
 
-    def lists(per_unit) -> list[str]:
+    def lists(per_unit) -> np.ndarray:
         out = []
         for x in per_unit:
             key = tuple(x)
             if key not in cache:
                 cache[key] = json.dumps(list(key), ensure_ascii=False)
             out.append(cache[key])
-        return out
+        return np.array(out, dtype=object)
 
     unit_id, name, category, rulebook = (strings(table[k]) for k in range(4))
     total, grade, rank = table[4], strings(table[5]), table[6]
@@ -167,26 +227,52 @@ def _json(score: RoundScore, table: list, item_ids: list[str], order) -> bytes:
     vetoes = lists([layout.vetoes[v][1].id for v in score.vetoes[u]] for u in order)
     keys = [json.dumps(i, ensure_ascii=False) + ": " for i in item_ids]
     item_cols = table[len(SCORE_COLUMNS):]
-    lines = []
-    for i in range(len(order)):
-        items = ", ".join(keys[j] + col[i] for j, col in enumerate(item_cols) if col[i])
-        lines.append(f'{{"unit_id": {unit_id[i]}, "name": {name[i]}, "category": {category[i]}, "rulebook": {rulebook[i]}, '
-                     f'"total": {total[i]}, "grade": {grade[i]}, "rank": {rank[i]}, "rank_of": {rank_of[i]}, '
-                     f'"awards": {awards[i]}, "tied": {tied[i]}, "veto": {vetoes[i]}, "items": {{{items}}}}}')
+
+    def make(idx) -> list[str]:
+        lines = []
+        for i in idx.tolist():
+            values = ", ".join(keys[j] + col[i] for j, col in enumerate(item_cols) if col[i])
+            lines.append(f'{{"unit_id": {unit_id[i]}, "name": {name[i]}, "category": {category[i]}, '
+                         f'"rulebook": {rulebook[i]}, "total": {total[i]}, "grade": {grade[i]}, "rank": {rank[i]}, '
+                         f'"rank_of": {rank_of[i]}, "awards": {awards[i]}, "tied": {tied[i]}, "veto": {vetoes[i]}, '
+                         f'"items": {{{values}}}}}')
+        return lines
+    return make
+
+
+def _json(score: RoundScore, item_ids: list[str], blocks) -> bytes:
+    rnd = score.layout.round
     head = {"round": rnd.id, "title": rnd.title, "year": rnd.year, "status": rnd.status, "items": item_ids}
+    lines = [line for texts in blocks for line in texts]
     text = json.dumps(head, ensure_ascii=False)[:-1] + ',\n "units": [\n' + ",\n".join(lines) + "\n]}\n"
     return text.encode("utf-8")
 
 
-def _xlsx(score: RoundScore, table: list, item_ids: list[str], order) -> bytes:
+NUMERIC = [{"total": "row", "rank": 0}.get(c) for c in SCORE_COLUMNS]   # xlsx.sheet_rows: how each column is written
+
+
+def _xlsx_rows(score: RoundScore, order, positions, item_ids: list[str], items, applies):
+    """The spreadsheet's rows of these units, at these positions (the header is row 1)."""
+    table = _score_table(score, order, item_ids, items, applies)
+    numeric = NUMERIC + ["row"] * len(item_ids)
+    # text cells escaped once per distinct text, for the whole column
+    columns = [xlsx.escaped(c) if numeric[j] is None else np.asarray(c, dtype=object) for j, c in enumerate(table)]
+    precision = score.precision[order]
+    numbers = (positions + 2).astype(str)
+
+    def make(idx) -> list[str]:
+        return xlsx.sheet_rows([c[idx] for c in columns], numeric, precision[idx], numbers[idx].tolist())
+    return make
+
+
+def _xlsx(score: RoundScore, item_ids: list[str], blocks) -> bytes:
     """The same table as scores.csv, as a spreadsheet: numbers as numbers, with each unit's precision."""
-    header = SCORE_COLUMNS + item_ids
-    numeric = [{"total": "row", "rank": 0}.get(c) for c in SCORE_COLUMNS] + ["row"] * len(item_ids)
-    columns = [np.asarray(c, dtype=object) for c in table]
-    return xlsx.workbook(score.layout.round.title, "成绩", header, columns, numeric, score.precision[order])
+    return xlsx.workbook(score.layout.round.title, "成绩", SCORE_COLUMNS + item_ids, ("".join(t) for t in blocks))
 
 
-def _items_csv(score: RoundScore, order, items, applies, show_self: bool) -> bytes:
+def _item_rows(score: RoundScore, order, positions, items, applies, show_self: bool, per_unit: bool):
+    """items.csv: the units' lines (one per item that applies to the unit), as one text per unit
+    (`per_unit`, for RowCache) or as one text for all."""
     layout = score.layout
     u_idx, g_idx = np.nonzero(applies[order])
     u = order[u_idx]
@@ -198,8 +284,15 @@ def _items_csv(score: RoundScore, order, items, applies, show_self: bool) -> byt
     unit_ids = texts([un.id for un in layout.units])[u]
     item_ids = texts([it.id for it in layout.items])[g_idx]
     columns = [unit_ids, item_ids, numbers(points, prec), numbers(points - value, prec), numbers(value, prec)]
-    header = ITEM_COLUMNS[:5]
     if show_self:
         columns.append(numbers(published_self(score)[u, g_idx], prec, score.own.has[u, g_idx]))
-        header = ITEM_COLUMNS
-    return _join(header, columns)
+
+    def make(idx) -> list[str]:
+        if len(idx) != len(order):        # _rows makes items.csv's prepared units in one call
+            raise ValueError("items.csv rows are made for all prepared units at once")
+        if not per_unit:
+            return [NEWLINE.join(map(",".join, zip(*columns))) + NEWLINE] if len(u) else []
+        lines = [",".join(row) + NEWLINE for row in zip(*columns)]
+        ends = np.cumsum(np.bincount(u_idx, minlength=len(order))).tolist()
+        return ["".join(lines[a:b]) for a, b in zip([0] + ends[:-1], ends)]
+    return make

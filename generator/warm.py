@@ -45,6 +45,7 @@ class Warm:
     stored: object = None                          # cache.RoundCache of kaohe build, or None
     digests: dict = field(default_factory=dict)    # path -> SHA-256 of each input file, for the build under way
     files: dict = field(default_factory=dict)      # name -> (what it was read from, problems, value): see read()
+    data_rows: dict = field(default_factory=dict)  # (round, data file, profile, internal) -> {row key: text}
 
     def begin(self, content_dir: Path, options: tuple, digests: dict | None = None, stored=None) -> None:
         """Before a build: digest every round's own inputs and decide which rounds are kept. `digests`:
@@ -99,11 +100,24 @@ class Warm:
             self.files.pop(name, None)
         return value
 
+    def remember_rows(self, made: dict, model) -> None:
+        """After a build: keep the data files' rows it made (data.RowCache), with those kept before that
+        are still current (a row's key begins with the key of its unit in the round's current view)."""
+        for space, new in made.items():
+            rid = space[0]
+            if rid not in model.views or model.views[rid].keys is None:
+                continue
+            current = set(model.views[rid].keys.units())
+            rows = {**self.data_rows.get(space, {}), **new}
+            self.data_rows[space] = {k: v for k, v in rows.items() if k[:32] in current}
+
     def forget_others(self) -> None:
         """Drop rounds whose folders are gone."""
         for rid in [r for r in self.rounds if r not in self.keys]:
             del self.rounds[rid]
             self.views.pop(rid, None)
+        for space in [s for s in self.data_rows if s[0] not in self.keys]:
+            del self.data_rows[space]
 
 
 def own_keys(content_dir: Path, digests: dict) -> dict[str, bytes]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,6 +87,7 @@ class Files:
         self.hashed: dict[str, dict] = {}         # foreign folder -> {path within it: SHA-256}, when known
         self.staged: list[str] = []               # in place: files written as name.kaohe-new, renamed at the end
         self.kept = 0                             # pages kept from the current site without rendering
+        self.rows: dict = {}                      # data files' rows made (build.round_data), for kaohe serve
         self.made: set[Path] = set()
 
     def folder(self, name: str) -> Path:
@@ -184,6 +186,9 @@ class Files:
         """A worker process hands its digests to the parent through a file."""
         part = self.root / f"{PART}{k}.json"
         part.write_text(json.dumps([self.digests, self.sources, self.kept, self.staged]), encoding="utf-8")
+        if self.rows:
+            with open(self.root / f"{PART}{k}.rows", "wb") as f:
+                pickle.dump(self.rows, f, protocol=pickle.HIGHEST_PROTOCOL)
 
     def adopt(self) -> None:
         """Take in the workers' digests and the files made by other programs (Pagefind, PDFs), which were
@@ -194,6 +199,10 @@ class Files:
             self.sources.update(sources)
             self.kept += kept
             self.staged += staged
+            part.unlink()
+        for part in sorted(self.root.glob(f"{PART}*.rows")):
+            with open(part, "rb") as f:
+                self.rows.update(pickle.load(f))
             part.unlink()
         for rel in self.foreign:
             top = self._made_at(rel)
@@ -220,7 +229,7 @@ class Files:
             target.with_name(target.name + STAGED).unlink(missing_ok=True)
         for rel in self.foreign:
             shutil.rmtree(self._made_at(rel), ignore_errors=True)
-        for part in self.root.glob(f"{PART}*.json"):
+        for part in [*self.root.glob(f"{PART}*.json"), *self.root.glob(f"{PART}*.rows")]:
             part.unlink()
 
     def commit(self, manifest: dict) -> None:

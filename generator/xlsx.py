@@ -92,42 +92,40 @@ def _text(value: str) -> str:
     return escape(clean)
 
 
-BLOCK = 2000      # rows made and compressed at a time: a sheet of 100,000 rows never sits in memory whole
+def escaped(values):
+    """A text column as sheet_rows takes it: each value as XML text, each distinct one escaped once."""
+    import numpy as np
+    codes, uniq = _factorize(values)
+    return np.array([_text(str(u)) for u in uniq], dtype=object)[codes]
 
 
-def workbook(title: str, sheet: str, header: list[str], columns: list, numeric: list, precision) -> bytes:
-    """columns: equal-length sequences of text ("" for an empty cell). numeric[j]: None for a text
-    column; an int p for numbers shown with p decimals; "row" for numbers shown with the row's
-    `precision[i]` decimals (decimal text such as "94.50" is written as the number itself)."""
-    letters = [column_letter(j) for j in range(len(header))]
-    head = '<row r="1">' + "".join(f'<c r="{letters[j]}1" s="1" t="inlineStr"><is><t>{_text(h)}</t></is></c>'
-                                   for j, h in enumerate(header)) + "</row>"
-    n = len(columns[0]) if columns else 0
+def sheet_rows(columns: list, numeric: list, precision, numbers: list[str]) -> list[str]:
+    """The <row> elements of a table's rows. columns: equal-length sequences of text ("" for an empty
+    cell), the text columns escaped already (escaped()); numbers[i]: row i's number in the sheet.
+    numeric[j]: None for a text column; an int p for numbers shown with p decimals; "row" for numbers
+    shown with the row's `precision[i]` decimals (decimal text such as "94.50" is written as the number
+    itself)."""
     styles = [str(2 + int(p)) for p in precision]
-    texts = {}
-    for j, col in enumerate(columns):         # each distinct text of a text column escaped once
-        if numeric[j] is None:
-            codes, uniq = _factorize(col)
-            texts[j] = (codes, [_text(str(u)) for u in uniq])
+    cells = []
+    for j, col in enumerate(columns):
+        ref = column_letter(j)
+        if numeric[j] == "row":
+            cells.append([f'<c r="{ref}{r}" s="{st}"><v>{v}</v></c>' if v else ""
+                          for r, st, v in zip(numbers, styles, col)])
+        elif numeric[j] is not None:
+            st = 2 + int(numeric[j])
+            cells.append([f'<c r="{ref}{r}" s="{st}"><v>{v}</v></c>' if v else "" for r, v in zip(numbers, col)])
+        else:
+            cells.append([f'<c r="{ref}{r}" t="inlineStr"><is><t>{v}</t></is></c>' if v else ""
+                          for r, v in zip(numbers, col)])
+    return [f'<row r="{r}">' + "".join(row) + "</row>" for r, row in zip(numbers, zip(*cells))]
 
-    def rows(a: int, b: int) -> str:
-        numbers_ = [str(r) for r in range(a + 2, b + 2)]
-        cells = []
-        for j, col in enumerate(columns):
-            ref = letters[j]
-            if numeric[j] == "row":
-                cells.append([f'<c r="{ref}{r}" s="{st}"><v>{v}</v></c>' if v else ""
-                              for r, st, v in zip(numbers_, styles[a:b], col[a:b])])
-            elif numeric[j] is not None:
-                st = 2 + int(numeric[j])
-                cells.append([f'<c r="{ref}{r}" s="{st}"><v>{v}</v></c>' if v else ""
-                              for r, v in zip(numbers_, col[a:b])])
-            else:
-                codes, text = texts[j]
-                cells.append([f'<c r="{ref}{r}" t="inlineStr"><is><t>{text[k]}</t></is></c>' if text[k] else ""
-                              for r, k in zip(numbers_, codes[a:b])])
-        return "".join([f'<row r="{r}">' + "".join(row) + "</row>" for r, row in zip(numbers_, zip(*cells))])
 
+def workbook(title: str, sheet: str, header: list[str], body) -> bytes:
+    """A workbook of one sheet: the header row, then `body`, the other rows as XML (sheet_rows), in parts
+    (each part is compressed as it comes: a sheet of 100,000 rows never sits in memory whole)."""
+    head = '<row r="1">' + "".join(f'<c r="{column_letter(j)}1" s="1" t="inlineStr"><is><t>{_text(h)}</t></is></c>'
+                                   for j, h in enumerate(header)) + "</row>"
     parts = {
         "[Content_Types].xml": CONTENT_TYPES,
         "_rels/.rels": ROOT_RELS,
@@ -140,10 +138,10 @@ def workbook(title: str, sheet: str, header: list[str], columns: list, numeric: 
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name, text in parts.items():
             zf.writestr(_entry(name), text.encode("utf-8"), compresslevel=1)
-        with zf.open(_entry("xl/worksheets/sheet1.xml"), "w") as out:     # the sheet, a block of rows at a time
+        with zf.open(_entry("xl/worksheets/sheet1.xml"), "w") as out:     # the sheet, a part at a time
             out.write((SHEET_HEAD + head).encode("utf-8"))
-            for a in range(0, n, BLOCK):
-                out.write(rows(a, min(n, a + BLOCK)).encode("utf-8"))
+            for part in body:
+                out.write(part.encode("utf-8"))
             out.write(SHEET_TAIL.encode("utf-8"))
     return buf.getvalue()
 

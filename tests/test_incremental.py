@@ -343,3 +343,31 @@ def test_kaohe_build_takes_unchanged_rounds_from_its_cache(tmp_path, kaohe, monk
     shutil.rmtree(cache)
     assert kaohe("build", "--content", str(content), "--output", str(tmp_path / "other")).code == 0
     assert not cache.exists()
+
+
+def test_serve_remakes_only_the_data_rows_whose_unit_changed(tmp_path, monkeypatch):
+    """Under serve a data file is assembled from the rows of earlier rebuilds (data.RowCache): after a
+    correction only the rows of the units whose page keys moved are made (here the one unit of the
+    corrected category), and the files still equal a full build's."""
+    import generator.build as build_module
+    from test_data_files import make
+    made = []
+
+    class Spy(build_module.RowCache):
+        def __init__(self, rows, keys):
+            super().__init__(rows, keys)
+            made.append(self)
+    monkeypatch.setattr(build_module, "RowCache", Spy)
+    site = make(tmp_path)
+    out = tmp_path / "output"
+    warm = Warm()
+    build(site.root, out, drafts=True, shown="content", search=False, warm=warm)
+    assert [(len(c.keys), len(c.new)) for c in made] == [(3, 3)] * 4          # every row made once
+    made.clear()
+    results = site.root / "results/r/results.csv"
+    results.write_text(results.read_text(encoding="utf-8").replace("c,A2-2,1,", "c,A2-2,2,"), encoding="utf-8")
+    build(site.root, out, drafts=True, shown="content", search=False, warm=warm)
+    assert [(len(c.rows), len(c.new)) for c in made] == [(3, 1)] * 4          # c's row only
+    full = tmp_path / "full"
+    build(site.root, full, drafts=True, shown="content", search=False)
+    assert same_bytes(out, full) == []
