@@ -269,10 +269,14 @@ def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str,
         return
     cache = None
     if rows is not None:
-        space, known, keys = rows
-        cache = RowCache(known, keys)
+        space, known, keys, stored = rows
+        cache = RowCache(stored.load_rows(space) if stored is not None else known, keys)
     writer.put(prefix + name, data_file(score, name, internal, cache))
-    if cache is not None:
+    if cache is None:
+        return
+    if stored is not None:       # kaohe build: the rows go to the cache on disk, from this process
+        stored.save_rows(space, cache)
+    else:                        # kaohe serve: to the building process, which keeps them in its Warm
         writer.rows[space] = cache.new
 
 
@@ -314,13 +318,14 @@ def remove_stale_scratch(where: Path) -> None:
             pass
 
 
-ROW_CACHE_UNITS = 20_000    # kaohe serve keeps the data files' rows of rounds up to this size (about 3 KB a unit)
+ROW_CACHE_UNITS = 20_000    # the data files' rows are kept for rounds up to this size (about 3 KB a unit)
 
 
 def data_jobs(site: Site, profile: str, salt: bytes, warm=None) -> list:
     """Each round's data files (scores.csv/json/xlsx, items.csv), and each published revision's (archived),
-    one job per file (parallel.write_pages shares them out), the larger kinds first. Under serve (`warm`),
-    the current data files are made from the rows kept from earlier rebuilds (data.RowCache)."""
+    one job per file (parallel.write_pages shares them out), the larger kinds first. With `warm` (serve,
+    or kaohe build's cache), the current data files are made from the rows kept from earlier builds
+    (data.RowCache): in the Warm under serve, in the cache folder for kaohe build (cache.py)."""
     model = site.model
     internal = model.internal
     jobs = []
@@ -329,9 +334,11 @@ def data_jobs(site: Site, profile: str, salt: bytes, warm=None) -> list:
             keys = model.keys(model.views[rid])
             key = hashlib.sha256(salt + keys.whole("data", profile, internal)).hexdigest()
             rows = None
-            if warm is not None and warm.stored is None and plan.score.layout.n_units <= ROW_CACHE_UNITS:
+            if warm is not None and plan.score.layout.n_units <= ROW_CACHE_UNITS:
                 space = (rid, name, profile, internal)
-                rows = (space, warm.data_rows.get(space, {}), keys.units())
+                if warm.stored is not None:
+                    warm.stored.rows_name(space)       # a file the cache keeps
+                rows = (space, warm.data_rows.get(space, {}), keys.units(), warm.stored)
             jobs.append(partial(round_data, site, plan.round_id, plan.revision, plan.score, f"results/{rid}/data/",
                                 profile, internal, key=key, name=name, rows=rows))
             for rev, score in plan.revisions:

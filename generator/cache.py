@@ -10,7 +10,9 @@ pickled into one file, named by a digest of everything they were made from:
 
 Each round view's page keys (pagekeys.RoundKeys, 32 bytes a unit) are kept the same way, named also by
 the own digests of the rounds of the year before (a scorecard shows that year's result) and the build
-options (pages.SiteModel.stored_keys).
+options (pages.SiteModel.stored_keys). So are the rows of each data file (data.RowCache), keyed inside
+by their units' page keys, in one file per round, data file and profile, rewritten by the process that
+makes the data file.
 
 The next build loads the files whose names it computes from the current inputs, and reads and scores only
 the other rounds: at 10,000 units a round's states load in about 0.04 s, against 0.35 s to read and
@@ -39,6 +41,7 @@ ENV = "KAOHE_CACHE"
 OFF = ("off", "0", "no", "false")
 SUFFIX = ".pickle"
 KEYS = ".keys"         # a round view's page keys: its view key and unit keys, 32 bytes each
+ROWS = ".rows"         # a data file's rows (data.RowCache), by key
 
 
 def cache_folder(content_dir: Path) -> Path | None:
@@ -66,7 +69,7 @@ class RoundCache:
                                                numpy.__version__.encode(), pandas.__version__.encode()])).digest()
         self.loaded: set[str] = set()              # rounds taken from the cache
         self.loaded_keys: set[str] = set()         # keys files taken from the cache
-        self.names: dict[str, str] = {}            # round id (or "keys:" + round id) -> its file's name
+        self.names: dict[str, str] = {}            # round id (or "keys:"/"rows:" …) -> its file's name
         self.pending: dict[str, bytes] = {}        # keys files to write after the build
 
     def name(self, rid: str, own: bytes) -> str:
@@ -108,6 +111,36 @@ class RoundCache:
     def store_keys(self, name: str, view_key: bytes, units: list[bytes]) -> None:
         self.pending[name] = view_key + b"".join(units)
 
+    def rows_name(self, space: tuple) -> str:
+        """The file of a data file's rows (data.RowCache) for `space` (round, file, profile, internal). Its
+        rows are keyed by the page keys of their units, so it is named by what it is for, not made from."""
+        name = hashlib.sha256(self.salt + b"rows\0" + pickle.dumps(space, protocol=5)).hexdigest() + ROWS
+        self.names["rows:" + repr(space)] = name
+        return name
+
+    def load_rows(self, space: tuple) -> dict:
+        data = self._read(self.rows_name(space))
+        if data is None:
+            return {}
+        try:
+            return pickle.loads(data)
+        except Exception:
+            return {}
+
+    def save_rows(self, space: tuple, cache) -> None:
+        """After a data file is made (in the process that made it): its rows, those made now and those still
+        current from before (a row's key begins with its unit's key), for the next build."""
+        if not cache.new:
+            return
+        current = set(cache.keys)
+        rows = {k: v for k, v in cache.rows.items() if k[:32] in current}
+        rows.update(cache.new)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._write(self.rows_name(space), pickle.dumps(rows, protocol=5))
+        except OSError:
+            pass
+
     def save(self, warm: Warm) -> None:
         """After a build: write the rounds scored in it, and delete the files no build asks for now. A cache
         that cannot be written (a read-only home) only costs the next build its time."""
@@ -122,7 +155,7 @@ class RoundCache:
                     self._write(name, data)
             wanted = set(self.names.values())
             for path in self.folder.iterdir():
-                if path.name not in wanted and path.name.endswith((SUFFIX, KEYS)):
+                if path.name not in wanted and path.name.endswith((SUFFIX, KEYS, ROWS)):
                     path.unlink(missing_ok=True)
         except OSError:
             pass
