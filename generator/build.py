@@ -270,7 +270,7 @@ def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str,
     cache = None
     if rows is not None:
         space, known, keys, stored = rows
-        cache = RowCache(stored.load_rows(space) if stored is not None else known, keys)
+        cache = RowCache(stored.load_rows(space) if stored is not None else known, keys.data())
     writer.put(prefix + name, data_file(score, name, internal, cache))
     if cache is None:
         return
@@ -334,11 +334,13 @@ def data_jobs(site: Site, profile: str, salt: bytes, warm=None) -> list:
             keys = model.keys(model.views[rid])
             key = hashlib.sha256(salt + keys.whole("data", profile, internal)).hexdigest()
             rows = None
-            if warm is not None and plan.score.layout.n_units <= ROW_CACHE_UNITS:
+            # the rows of the spreadsheet, numbered and large, are kept in memory (serve) but not on disk
+            if warm is not None and plan.score.layout.n_units <= ROW_CACHE_UNITS and \
+                    (warm.stored is None or name != "scores.xlsx"):
                 space = (rid, name, profile, internal)
                 if warm.stored is not None:
                     warm.stored.rows_name(space)       # a file the cache keeps
-                rows = (space, warm.data_rows.get(space, {}), keys.units(), warm.stored)
+                rows = (space, warm.data_rows.get(space, {}), keys, warm.stored)
             jobs.append(partial(round_data, site, plan.round_id, plan.revision, plan.score, f"results/{rid}/data/",
                                 profile, internal, key=key, name=name, rows=rows))
             for rev, score in plan.revisions:

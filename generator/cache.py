@@ -11,8 +11,8 @@ pickled into one file, named by a digest of everything they were made from:
 Each round view's page keys (pagekeys.RoundKeys, 32 bytes a unit) are kept the same way, named also by
 the own digests of the rounds of the year before (a scorecard shows that year's result) and the build
 options (pages.SiteModel.stored_keys). So are the rows of each data file (data.RowCache), keyed inside
-by their units' page keys, in one file per round, data file and profile, rewritten by the process that
-makes the data file.
+by their units' data keys (pagekeys.RoundKeys.data), in one file per round, data file and profile,
+rewritten by the process that makes the data file (not the spreadsheet's: numbered, large, little gain).
 
 The next build loads the files whose names it computes from the current inputs, and reads and scores only
 the other rounds: at 10,000 units a round's states load in about 0.04 s, against 0.35 s to read and
@@ -113,7 +113,7 @@ class RoundCache:
 
     def rows_name(self, space: tuple) -> str:
         """The file of a data file's rows (data.RowCache) for `space` (round, file, profile, internal). Its
-        rows are keyed by the page keys of their units, so it is named by what it is for, not made from."""
+        rows are keyed by the data keys of their units, so it is named by what it is for, not made from."""
         name = hashlib.sha256(self.salt + b"rows\0" + pickle.dumps(space, protocol=5)).hexdigest() + ROWS
         self.names["rows:" + repr(space)] = name
         return name

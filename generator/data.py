@@ -79,12 +79,12 @@ BLOCK = 10000       # units made at a time (items.csv has 3 million rows at 100,
 
 
 class RowCache:
-    """The text of a data file's rows from earlier builds (kaohe serve), by the unit's page key.
+    """The text of a data file's rows from earlier builds (kaohe serve; kaohe build's cache), by key.
 
-    A unit's key (pagekeys.RoundKeys) covers everything its rows show (its fields, scores, grade, rank,
-    awards and vetoes, the round and its rulebooks), so a row whose key is known is not made again: after
-    one corrected row only the rows whose rank or values moved are. A spreadsheet row also carries its row
-    number, which is part of its key there. The rows made now are collected in `new`, for the next build."""
+    A unit's data key (pagekeys.RoundKeys.data) covers everything its rows show (its fields, scores,
+    grade, rank, awards and vetoes, the round and its rulebooks), so a row whose key is known is not made
+    again: after one corrected row only the rows whose rank or values moved are. A spreadsheet row also
+    carries its row number, which is part of its key there. The rows made now are collected in `new`."""
 
     def __init__(self, rows: dict, keys: list[bytes]):
         self.rows = rows        # key -> text, from earlier builds (not changed here)

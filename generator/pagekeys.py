@@ -61,14 +61,11 @@ class RoundKeys:
 
     def __init__(self, view):
         self.view = view
-        score, layout = view.score, view.layout
+        layout = view.layout
         card = view.card
         self.view_key = digest(view.base, card, layout.round, layout.books, units_state(layout.units), view.show_notes,
                                view.show_self, view.multi_source)
-        columns = [score.item.fp, view.items, view.own, score.own.has,
-                   np.stack([score.total, score.precision, score.rank, score.rank_size, score.bonus, score.bonus_raw,
-                             score.penalty], axis=1)]
-        self.matrix = np.ascontiguousarray(np.hstack([np.asarray(c, dtype=np.int64) for c in columns]))
+        self.matrix = unit_matrix(view)
         self.categories: dict = {}
         self.kids = None
         if any(item.kind == "aggregate" for item in layout.items):
@@ -77,13 +74,14 @@ class RoundKeys:
                 if unit.parent_id:
                     self.kids[unit.parent_id].append(c)
         self._units: list[bytes] | None = None
+        self._data: list[bytes] | None = None
 
     @classmethod
     def stored(cls, view, view_key: bytes, units: list[bytes]) -> "RoundKeys":
         """The keys of a view made from the same inputs as one whose keys were stored (cache.py)."""
         keys = cls.__new__(cls)
         keys.view, keys.view_key, keys._units = view, view_key, units
-        keys.categories, keys.kids, keys.matrix = {}, None, None
+        keys.categories, keys.kids, keys.matrix, keys._data = {}, None, None, None
         return keys
 
     def category(self, category: str, b: int) -> bytes:
@@ -122,12 +120,35 @@ class RoundKeys:
             self._units = [self._unit(u) for u in range(self.view.layout.n_units)]
         return self._units
 
+    def data(self) -> list[bytes]:
+        """The key of each unit's rows in the data files (data.RowCache): what they show, the unit and the
+        round as in the view key, the unit's row of the score matrix, grade, vetoes and awards. Narrower
+        than its page key, which also covers the category's averages and the year before that a scorecard
+        shows: after a correction that moves an average, the rows of the category are not made again."""
+        if self._data is None:
+            score = self.view.score
+            matrix = self.matrix if self.matrix is not None else unit_matrix(self.view)
+            head = self.view_key
+            self._data = [hashlib.sha256(head + matrix[u].tobytes()
+                                         + dumps((score.grade[u], score.vetoes[u], score.awards[u]))).digest()
+                          for u in range(self.view.layout.n_units)]
+        return self._data
+
     def ready(self) -> bool:
         return self._units is not None
 
     def whole(self, *extra) -> bytes:
         """A page that shows every unit of the round (the overview, the 通报)."""
         return hashlib.sha256(self.view_key + b"".join(self.units()) + digest(*extra)).digest()
+
+
+def unit_matrix(view) -> np.ndarray:
+    """Every number of a unit's page that is one per unit (or per unit and item), a row per unit."""
+    score = view.score
+    columns = [score.item.fp, view.items, view.own, score.own.has,
+               np.stack([score.total, score.precision, score.rank, score.rank_size, score.bonus, score.bonus_raw,
+                         score.penalty], axis=1)]
+    return np.ascontiguousarray(np.hstack([np.asarray(c, dtype=np.int64) for c in columns]))
 
 
 HELPED = 5000          # below this many unit keys to compute, forking a helper costs more than it saves

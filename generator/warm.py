@@ -102,12 +102,12 @@ class Warm:
 
     def remember_rows(self, made: dict, model) -> None:
         """After a build: keep the data files' rows it made (data.RowCache), with those kept before that
-        are still current (a row's key begins with the key of its unit in the round's current view)."""
+        are still current (a row's key begins with its unit's key in the round's current view, RoundKeys.data)."""
         for space, new in made.items():
             rid = space[0]
             if rid not in model.views or model.views[rid].keys is None:
                 continue
-            current = set(model.views[rid].keys.units())
+            current = set(model.views[rid].keys.data())
             rows = {**self.data_rows.get(space, {}), **new}
             self.data_rows[space] = {k: v for k, v in rows.items() if k[:32] in current}
 
