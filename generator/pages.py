@@ -125,11 +125,6 @@ class SiteModel:
                             Link(newer.title + f"({newer.year})", rule_url(newer.id)) if newer else None)
 
     # ------------------------------------------------------------ pages
-    def mine(self, i: int) -> bool:
-        """Per-unit pages are shared out by position (the site-wide pages are jobs(), taken by any process)."""
-        k, n = self.shard
-        return i % n == k
-
     def pages(self, keeper):
         """This process's share of the per-unit pages (unit pages and scorecards), each a Page to render or
         None when `keeper` (parallel.Keeper) kept the current site's; the site-wide pages are jobs(), which
@@ -222,10 +217,12 @@ class SiteModel:
         group = keeper.group("scorecard.html", "results", draft, superseded)
         k, n = self.shard
         units, suffix = view.layout.units, f" · {view.rnd.title}"
-        for u in range(k, len(units), n):        # this process's share (mine())
-            unit = units[u]
-            path, title, key = view.scorecard_url(u), unit.name + suffix, keys.unit(u)
-            source = keeper.keep(group, path, title, key)
+        share = range(k, len(units), n)          # this process's share: per-unit pages are shared by position
+        paths = [view.scorecard_url(u) for u in share]
+        titles = [units[u].name + suffix for u in share]
+        unit_keys = [keys.unit(u) for u in share]
+        for u, path, title, key, source in zip(share, paths, titles, unit_keys,
+                                               keeper.keep(group, paths, titles, unit_keys)):
             yield source and Page(path, "scorecard.html", None, title, "results", draft, superseded=superseded,
                                   key=key, make=partial(view.scorecard, u, rule_url), source=source)
 
@@ -324,15 +321,17 @@ class SiteModel:
         units = self.content.units
         children = self.children()
         group = keeper.group("unit.html", "units")
-        for i, unit in enumerate(units.values()):
-            if not self.mine(i):
-                continue
+        k, n = self.shard
+        share = list(units.values())[k::n]        # this process's share (see scorecards())
+        keys = []
+        for unit in share:
             parent = units.get(unit.parent_id) if unit.parent_id else None
-            key = digest(UNIT_STATE(unit), parent and UNIT_STATE(parent), units_state(children.get(unit.id, ())),
-                         [(self.keys(self.views[rid]).view_key, self.keys(self.views[rid]).summary(u))
-                          for rid, u in self.taken.get(unit.id, ())])
-            path = f"units/{unit.id}/index.html"
-            source = keeper.keep(group, path, unit.name, key)
+            keys.append(digest(UNIT_STATE(unit), parent and UNIT_STATE(parent), units_state(children.get(unit.id, ())),
+                               [(self.keys(self.views[rid]).view_key, self.keys(self.views[rid]).summary(u))
+                                for rid, u in self.taken.get(unit.id, ())]))
+        paths = [f"units/{unit.id}/index.html" for unit in share]
+        titles = [unit.name for unit in share]
+        for unit, path, key, source in zip(share, paths, keys, keeper.keep(group, paths, titles, keys)):
             yield source and Page(path, "unit.html", None, unit.name, "units", key=key,
                                   make=partial(self.unit_page, unit, children), source=source)
 

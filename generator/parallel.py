@@ -112,10 +112,13 @@ class Keeper:
     def group(self, template: str, section: str, draft: bool = False, superseded=None) -> bytes:
         return self.renderer.group(template, section, draft, superseded)
 
-    def keep(self, group: bytes, path: str, title: str, key: bytes) -> str | None:
-        """None when the current site's page is kept, else the page's fingerprint (to render it)."""
-        source = keyed_source(group, path, title, key)
-        return None if self.files.reuse(path, source) else source
+    def keep(self, group: bytes, paths: list[str], titles: list[str], keys: list[bytes]) -> list[str | None]:
+        """For each page (path, title, key): None when the current site's page is kept, else its fingerprint
+        (to render it). Pages are taken a round's share at a time: in list comprehensions the Python cost
+        per kept page is about half of a call per page."""
+        sources = [keyed_source(group, p, t, k) for p, t, k in zip(paths, titles, keys)]
+        kept = self.files.reuse_all(paths, sources)
+        return [None if ok else source for source, ok in zip(sources, kept)]
 
 
 def _render_share(model, renderer, files, k: int, n: int, counter, progress, jobs=(), claimed=None) -> int:

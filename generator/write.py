@@ -155,6 +155,23 @@ class Files:
         self.kept += page
         return True
 
+    def reuse_all(self, relpaths: list[str], sources: list[str]) -> list[bool]:
+        """reuse() for many pages at once (parallel.Keeper): whether each was kept."""
+        self.sources.update(zip(relpaths, sources))
+        old_sources, old = self.old_sources, self.old
+        same = [old_sources.get(p) == s and p in old for p, s in zip(relpaths, sources)]
+        if self.inplace:
+            root, isfile = self.current, os.path.isfile
+            kept = [ok and isfile(safe_path(root, p)) for p, ok in zip(relpaths, same)]
+        else:
+            kept = [ok and self._link(p, self._target(p)) for p, ok in zip(relpaths, same)]
+        digests = self.digests
+        for p, ok in zip(relpaths, kept):
+            if ok:
+                digests[p] = old[p]
+        self.kept += sum(kept)
+        return kept
+
     def put(self, relpath: str, data: bytes) -> None:
         digest = hashlib.sha256(data).hexdigest()
         self.digests[relpath] = digest
