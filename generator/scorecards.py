@@ -14,7 +14,7 @@ import numpy as np
 
 from . import charts
 from .content import ABSTAIN_RATINGS, DEFAULT_SOURCE, SELF_SOURCE
-from .data import published_items, published_self
+from .data import published_items, published_self, numbers
 from .model import (AdjustmentLine, AwardBadge, AwardList, DeductionLine, Download, FrequentDeduction, ItemLine,
                     Link, NoticeData, PreviousResult, RankRow, Ranking, RoundCard, RoundPage, ScorecardPage, SectionLine, Status,
                     UnitCard)
@@ -60,7 +60,7 @@ class RoundView:
         self.items = published_items(score)
         self.own = published_self(score)
         self.applies = layout.applies()
-        self.totals = [fmt(int(t), int(p)) for t, p in zip(score.total, score.precision)]
+        self.totals = numbers(score.total, score.precision).tolist()      # each distinct total formatted once
         self.multi_source = len([s for s in self.rnd.composition if s != SELF_SOURCE]) > 1
         self.composition = _composition(self.rnd)
         self._group_rows()
