@@ -225,7 +225,7 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
             # Pagefind run takes the other core
             site.model.prepare(helper=workers > 1 and (index is None or index.proc is None))
             site.pages = write_pages(site.model, renderer, writer, workers, progress,
-                                     data_jobs(site, profile, renderer.salt, warm))
+                                     data_jobs(site, profile, renderer.salt, warm, cold=not writer.old))
             timer.lap("生成页面")
             if index is not None:
                 writer.hashed.update(index.finish())
@@ -240,11 +240,15 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     def done(writer) -> None:
         site.kept = writer.kept
         made.update(writer.rows)
+        made["cold"] = not writer.old
     site.files = write_site(output, files, before_swap=finish, inputs=inputs, inplace=not pdf, done=done)
+    cold = made.pop("cold")
     if warm is not None and made:
         warm.remember_rows(made, site.model)
     timer.lap("搜索索引与交换")
-    if stored is not None:
+    # a first build (no site there before) writes no cache: it would cost it 0.3 s at 10,000 units, and
+    # only the builds after a change use one; the first of them writes it
+    if stored is not None and not cold:
         site.model.save_keys(stored)
         stored.save(warm)
         timer.lap("保存缓存")
@@ -255,9 +259,10 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
 def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str, internal, writer,
                key: str | None, name: str, rows=None) -> None:
     """One data file of a revision as archived when it was published (it never changes), else the current
-    site's when it was made from the same scores (`key`), else made now: with `rows` (kaohe serve,
-    (namespace, cached rows, unit keys)), only the rows not made by an earlier build (data.RowCache),
-    whose new rows go back to the building process in writer.rows."""
+    site's when it was made from the same scores (`key`), else made now: with `rows` (namespace, the rows
+    kept in memory, the round's RoundKeys, kaohe build's cache or None), only the rows not made by an
+    earlier build (data.RowCache); the new ones go to the cache (kaohe build) or back to the building
+    process in writer.rows (serve)."""
     archived = Path(site.content_dir) / "results" / rid / "archive" / f"r{revision.number}" / \
         ("data-public" if profile == "public" else "data") if revision is not None else None
     if archived is not None and archived.is_dir():
@@ -321,11 +326,12 @@ def remove_stale_scratch(where: Path) -> None:
 ROW_CACHE_UNITS = 20_000    # the data files' rows are kept for rounds up to this size (about 3 KB a unit)
 
 
-def data_jobs(site: Site, profile: str, salt: bytes, warm=None) -> list:
+def data_jobs(site: Site, profile: str, salt: bytes, warm=None, cold: bool = False) -> list:
     """Each round's data files (scores.csv/json/xlsx, items.csv), and each published revision's (archived),
     one job per file (parallel.write_pages shares them out), the larger kinds first. With `warm` (serve,
     or kaohe build's cache), the current data files are made from the rows kept from earlier builds
-    (data.RowCache): in the Warm under serve, in the cache folder for kaohe build (cache.py)."""
+    (data.RowCache): in the Warm under serve, in the cache folder for kaohe build (cache.py), but not
+    by a first build (`cold`)."""
     model = site.model
     internal = model.internal
     jobs = []
@@ -336,7 +342,7 @@ def data_jobs(site: Site, profile: str, salt: bytes, warm=None) -> list:
             rows = None
             # the rows of the spreadsheet, numbered and large, are kept in memory (serve) but not on disk
             if warm is not None and plan.score.layout.n_units <= ROW_CACHE_UNITS and \
-                    (warm.stored is None or name != "scores.xlsx"):
+                    (warm.stored is None or (name != "scores.xlsx" and not cold)):
                 space = (rid, name, profile, internal)
                 if warm.stored is not None:
                     warm.stored.rows_name(space)       # a file the cache keeps

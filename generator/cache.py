@@ -42,6 +42,7 @@ OFF = ("off", "0", "no", "false")
 SUFFIX = ".pickle"
 KEYS = ".keys"         # a round view's page keys: its view key and unit keys, 32 bytes each
 ROWS = ".rows"         # a data file's rows (data.RowCache), by key
+TMP = ".tmp"           # a file being written
 
 
 def cache_folder(content_dir: Path) -> Path | None:
@@ -71,12 +72,16 @@ class RoundCache:
         self.loaded_keys: set[str] = set()         # keys files taken from the cache
         self.names: dict[str, str] = {}            # round id (or "keys:"/"rows:" …) -> its file's name
         self.pending: dict[str, bytes] = {}        # keys files to write after the build
+        self.family = ""                           # see fill()
 
     def name(self, rid: str, own: bytes) -> str:
         return hashlib.sha256(self.salt + rid.encode("utf-8") + b"\0" + own).hexdigest() + SUFFIX
 
     def fill(self, warm: Warm) -> None:
         """Put into `warm` every round whose file is in the cache (warm.keys: the rounds' own digests)."""
+        # the keys and rows files of one set of build options begin with this: a build deletes only its own
+        # set's old ones, so that builds with other options (a public site beside the internal one) keep theirs
+        self.family = hashlib.sha256(repr(warm.options).encode("utf-8")).hexdigest()[:12] + "-"
         self.names = {rid: self.name(rid, own) for rid, own in warm.keys.items()}
         for rid, name in self.names.items():
             data = self._read(name)
@@ -96,7 +101,7 @@ class RoundCache:
     def keys_name(self, rid: str, made_from: bytes) -> str:
         """The file of a round view's page keys (pagekeys.RoundKeys): `made_from` digests what the view is
         made from besides the code (its round's and the year before's own digests, the build options)."""
-        name = hashlib.sha256(self.salt + b"keys\0" + rid.encode("utf-8") + b"\0" + made_from).hexdigest() + KEYS
+        name = self.family + hashlib.sha256(self.salt + b"keys\0" + rid.encode("utf-8") + b"\0" + made_from).hexdigest() + KEYS
         self.names["keys:" + rid] = name
         return name
 
@@ -114,7 +119,7 @@ class RoundCache:
     def rows_name(self, space: tuple) -> str:
         """The file of a data file's rows (data.RowCache) for `space` (round, file, profile, internal). Its
         rows are keyed by the data keys of their units, so it is named by what it is for, not made from."""
-        name = hashlib.sha256(self.salt + b"rows\0" + pickle.dumps(space, protocol=5)).hexdigest() + ROWS
+        name = self.family + hashlib.sha256(self.salt + b"rows\0" + pickle.dumps(space, protocol=5)).hexdigest() + ROWS
         self.names["rows:" + repr(space)] = name
         return name
 
@@ -155,7 +160,9 @@ class RoundCache:
                     self._write(name, data)
             wanted = set(self.names.values())
             for path in self.folder.iterdir():
-                if path.name not in wanted and path.name.endswith((SUFFIX, KEYS, ROWS)):
+                name = path.name
+                if name not in wanted and (name.endswith((SUFFIX, TMP)) or
+                                           (name.endswith((KEYS, ROWS)) and name.startswith(self.family))):
                     path.unlink(missing_ok=True)
         except OSError:
             pass
@@ -171,7 +178,7 @@ class RoundCache:
         return payload if len(data) > 32 and hashlib.sha256(payload).digest() == data[:32] else None
 
     def _write(self, name: str, payload: bytes) -> None:
-        tmp = self.folder / f".{os.getpid()}-{name}"        # a killed build's is deleted by the next one
+        tmp = self.folder / f"{name}.{os.getpid()}{TMP}"      # a killed build's is deleted by the next one
         with open(tmp, "wb") as f:
             f.write(hashlib.sha256(payload).digest())
             f.write(payload)

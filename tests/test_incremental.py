@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 
 import pytest
@@ -316,16 +317,25 @@ def test_kaohe_build_takes_unchanged_rounds_from_its_cache(tmp_path, kaohe, monk
     monkeypatch.setenv("KAOHE_CACHE", str(cache))
     out = tmp_path / "output"
     args = ("build", "--content", str(content), "--output", str(out), "--drafts", "--profile", "public", "-v")
+    fixes = content / "results/2024/corrections.csv"
+
+    def correct(value: str) -> None:
+        add_once(fixes, "jg-b,B1", "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录")
+        fixes.write_text(re.sub(r"jg-b,B1,组织考核,value,99,\d+,", f"jg-b,B1,组织考核,value,99,{value},",
+                                fixes.read_text(encoding="utf-8")), encoding="utf-8")
+
+    assert kaohe(*args).code == 0 and cache_files(cache) == {}       # a first build writes no cache
+    correct("94")
     run = kaohe(*args)
     assert run.code == 0 and "成绩文件未变" not in run.err
     # two rounds, each with its view's keys; the rows of 2024's data files but the spreadsheet (2023's
     # data files are as archived when published)
     assert cache_files(cache) == {"keys": 2, "pickle": 2, "rows": 3}
-    add_once(content / "results/2024/corrections.csv", "jg-b,B1", "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录")
+    correct("95")
     run = kaohe(*args)
     assert run.code == 0 and "计分缓存:1 个轮次的成绩文件未变" in run.err          # 2023 came from the cache
     assert cache_files(cache) == {"keys": 2, "pickle": 2, "rows": 3}      # 2024's earlier files are gone
-    assert not any(p.suffix in (".pickle", ".keys") for p in out.rglob("*"))
+    assert not any(p.suffix in (".pickle", ".keys", ".rows") for p in out.rglob("*"))
 
     def full_build():
         monkeypatch.setenv("KAOHE_CACHE", "off")
@@ -335,16 +345,26 @@ def test_kaohe_build_takes_unchanged_rounds_from_its_cache(tmp_path, kaohe, monk
         monkeypatch.setenv("KAOHE_CACHE", str(cache))
         return full
     assert same_bytes(out, full_build()) == []
+    # an internal site built beside the public one: the same scored rounds, its own keys and rows, and
+    # neither build deletes the other's
+    internal = ("build", "--content", str(content), "--output", str(tmp_path / "internal"), "--drafts")
+    assert kaohe(*internal).code == 0
+    correct("96")
+    assert kaohe(*internal).code == 0 and cache_files(cache) == {"keys": 4, "pickle": 2, "rows": 6}
+    correct("95")
+    assert kaohe(*args).code == 0 and cache_files(cache) == {"keys": 4, "pickle": 2, "rows": 6}
     for path in cache.rglob("*.*"):        # damaged files (same length, one byte changed) are not taken
         data = bytearray(path.read_bytes())
         data[len(data) // 2] ^= 1
         path.write_bytes(bytes(data))
-    again = tmp_path / "again"        # the same content: the same cache files are asked for, and refused
-    run = kaohe("build", "--content", str(content), "--output", str(again), *args[5:])
+    correct("97")                      # the files of 2023 are asked for again, and refused
+    run = kaohe(*args)
     assert run.code == 0 and "成绩文件未变" not in run.err
-    assert same_bytes(again, full_build()) == []
+    assert same_bytes(out, full_build()) == []
     monkeypatch.setenv("KAOHE_CACHE", "off")
     shutil.rmtree(cache)
+    assert kaohe("build", "--content", str(content), "--output", str(tmp_path / "other")).code == 0
+    correct("98")
     assert kaohe("build", "--content", str(content), "--output", str(tmp_path / "other")).code == 0
     assert not cache.exists()
 
