@@ -15,8 +15,9 @@ Scenarios besides check and build-cold:
 - build-warm: kaohe build over the output of a previous build, nothing changed;
 - build-correction: one result value in the last round of a copy of the content is changed (and
   changed back on the next repetition), then kaohe build over that copy's existing output, with the
-  cache of scored rounds that the earlier builds left (bench/work/cache, generator/cache.py); build-cold
-  clears that cache for its content before each run;
+  cache of scored rounds that the earlier builds left (bench/work/cache, generator/cache.py: the copy
+  is built, then corrected once, untimed, since a first build writes no cache); build-cold clears that
+  cache for its content before each run;
 - serve-correction: the same change under a running `kaohe serve` (started once per size on its own
   copy, not timed); bench/serve_probe.py flips the value and waits until the site is rebuilt;
 - serve-deduction: the same, for one more deduction of one unit (moves no shown category average);
@@ -176,6 +177,10 @@ def setup_correction(ctx: Ctx) -> None:
         build_untimed(content, output)
         state = flip_state(content, stamp)
         state_path.write_text(json.dumps(state, ensure_ascii=False), "utf-8")
+        # and one correction, not timed: a first build writes no cache (generator/cache.py), the first
+        # build after a change does; the timed runs are the corrections after that, as during 公示
+        flip(content, state)
+        build_untimed(content, output)
     flip(content, state)
 
 
