@@ -128,6 +128,7 @@ def data_file(score: RoundScore, name: str, public_internal: tuple[str, ...] = (
     raise ValueError(f"unknown data file {name!r}")
 
 
+JOIN_LINES = 50_000     # items.csv lines joined at a time
 XLSX_BLOCK = 2000      # rows made and compressed at a time: a sheet of 100,000 rows never sits in memory whole
 
 
@@ -156,9 +157,26 @@ def _rows(order: np.ndarray, cache: RowCache | None, prepare, block: int, number
 
 
 def _csv(header: list[str], blocks) -> bytes:
-    out = [(BOM + ",".join(_field(h) for h in header) + NEWLINE).encode("utf-8")]
-    out += ["".join(texts).encode("utf-8") for texts in blocks]
-    return b"".join(out)
+    return b"".join([(BOM + ",".join(_field(h) for h in header) + NEWLINE).encode("utf-8"), *_encoded(blocks)])
+
+
+ENCODE_CHARS = 1 << 20     # text joined and encoded at a time: items.csv is 120 MB at 100,000 units
+
+
+def _encoded(blocks) -> list[bytes]:
+    """The texts of `blocks` as UTF-8, joined into parts of about ENCODE_CHARS characters, so that neither
+    a whole file's text nor a list of its millions of lines is ever held at once."""
+    out, part, size = [], [], 0
+    for texts in blocks:
+        for text in texts:
+            part.append(text)
+            size += len(text)
+            if size >= ENCODE_CHARS:
+                out.append("".join(part).encode("utf-8"))
+                part, size = [], 0
+    if part:
+        out.append("".join(part).encode("utf-8"))
+    return out
 
 
 def _score_table(score: RoundScore, order, item_ids, items, applies) -> list:
@@ -290,8 +308,9 @@ def _item_rows(score: RoundScore, order, positions, items, applies, show_self: b
     def make(idx) -> list[str]:
         if len(idx) != len(order):        # _rows makes items.csv's prepared units in one call
             raise ValueError("items.csv rows are made for all prepared units at once")
-        if not per_unit:
-            return [NEWLINE.join(map(",".join, zip(*columns))) + NEWLINE] if len(u) else []
+        if not per_unit:          # blocks of lines, each joined on its own (3 million lines at 100,000 units)
+            return [NEWLINE.join(map(",".join, zip(*(c[a:a + JOIN_LINES] for c in columns)))) + NEWLINE
+                    for a in range(0, len(u), JOIN_LINES)]
         lines = [",".join(row) + NEWLINE for row in zip(*columns)]
         ends = np.cumsum(np.bincount(u_idx, minlength=len(order))).tolist()
         return ["".join(lines[a:b]) for a, b in zip([0] + ends[:-1], ends)]
