@@ -22,7 +22,7 @@ round is scored again). Files no build would ask for any more are deleted after 
 The cache is outside the output folder, which is deployed: it holds every field of units.csv, the
 internal ones too, which a `--profile public` site must not carry. It is in $KAOHE_CACHE, else
 $XDG_CACHE_HOME/kaohe, else ~/.cache/kaohe, in one folder per content folder, readable by its owner
-only; about 1.7 KB per unit and round. KAOHE_CACHE=off turns it off. The files are pickles: whoever can
+only; about 3 KB per unit and round (1.7 KB of scored states). KAOHE_CACHE=off turns it off. The files are pickles: whoever can
 write them can run code as the user who builds, like whoever can write the generator's own files, so
 the folder is the user's own.
 """

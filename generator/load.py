@@ -18,7 +18,7 @@ def load_content(root: Path, shown: str, report: Report, warm=None) -> Content:
     if not root.is_dir():
         raise ContentError(_single(shown, f"找不到内容文件夹 {shown};请用 --content 指定内容文件夹,或在项目根目录运行"))
     config = load_site(root / "site.yaml", f"{shown}/site.yaml", report)
-    if warm is not None:         # serve: the same units.csv gives the same units
+    if warm is not None:         # under serve the Warm lives on: the same units.csv gives the same units
         units = warm.read("units", root / "units.csv", shown,
                           lambda found: load_units(root / "units.csv", f"{shown}/units.csv", found), report)
     else:

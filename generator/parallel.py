@@ -104,7 +104,8 @@ class Keeper:
     """Keeps the current site's per-unit pages whose fingerprint is unchanged before any Page is made: a
     rebuild after a correction keeps tens of thousands of them, and making a Page object for each cost
     more than deciding to keep it. model.pages() asks for a group (template, section, draft, superseded,
-    made once per round), then keep() per page; a page not kept is yielded with its fingerprint."""
+    made once per round), then keep() for the round's share of pages at once; a page not kept is yielded
+    with its fingerprint."""
 
     def __init__(self, renderer, files):
         self.renderer, self.files = renderer, files

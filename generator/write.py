@@ -143,20 +143,10 @@ class Files:
     def reuse(self, relpath: str, source: str, page: bool = True) -> bool:
         """Keep the current site's page (or data file) when it was made from exactly this source: it is not
         made at all."""
-        self.sources[relpath] = source
-        if self.old_sources.get(relpath) != source or relpath not in self.old:
-            return False
-        if self.inplace:
-            if not os.path.isfile(safe_path(self.current, relpath)):
-                return False
-        elif not self._link(relpath, self._target(relpath)):
-            return False
-        self.digests[relpath] = self.old[relpath]
-        self.kept += page
-        return True
+        return self.reuse_all([relpath], [source], page)[0]
 
-    def reuse_all(self, relpaths: list[str], sources: list[str]) -> list[bool]:
-        """reuse() for many pages at once (parallel.Keeper): whether each was kept."""
+    def reuse_all(self, relpaths: list[str], sources: list[str], page: bool = True) -> list[bool]:
+        """reuse() for many files at once (parallel.Keeper, a round's share of pages): whether each was kept."""
         self.sources.update(zip(relpaths, sources))
         old_sources, old = self.old_sources, self.old
         same = [old_sources.get(p) == s and p in old for p, s in zip(relpaths, sources)]
@@ -169,7 +159,8 @@ class Files:
         for p, ok in zip(relpaths, kept):
             if ok:
                 digests[p] = old[p]
-        self.kept += sum(kept)
+        if page:
+            self.kept += sum(kept)
         return kept
 
     def put(self, relpath: str, data: bytes) -> None:
