@@ -130,7 +130,8 @@ def empty_trash(settle: bool) -> None:
 
 def remove_output(ctx: Ctx) -> None:
     """A cold build: no previous output, and no rounds scored by an earlier build in kaohe's cache."""
-    sys.path.insert(0, str(REPO))
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
     from generator.cache import cache_folder      # light: the heavy imports of kaohe are elsewhere
     remove(ctx.output)
     folder = cache_folder(ctx.content)

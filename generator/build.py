@@ -235,14 +235,15 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
                 remove_later(index.scratch, index.count)
         if pdf:   # Chromium prints the pages as written: a --pdf build always makes a new tree (inplace=False)
             writer.foreign += print_notices(site, writer.root, drafts)
-    made: dict = {}
+    made: dict = {}            # the data files' rows the processes made (serve)
+    first: list = []           # whether there was no site in the output folder before
 
     def done(writer) -> None:
         site.kept = writer.kept
         made.update(writer.rows)
-        made["cold"] = not writer.old
+        first.append(not writer.old)
     site.files = write_site(output, files, before_swap=finish, inputs=inputs, inplace=not pdf, done=done)
-    cold = made.pop("cold")
+    cold = first[0]
     if warm is not None and made:
         warm.remember_rows(made, site.model)
     timer.lap("搜索索引与交换")

@@ -75,7 +75,6 @@ def _field(text: str) -> str:
 
 
 DATA_FILES = ("scores.csv", "scores.json", "scores.xlsx", "items.csv")
-BLOCK = 10000       # units made at a time (items.csv has 3 million rows at 100,000 units)
 
 
 class RowCache:
@@ -290,7 +289,7 @@ def _xlsx(score: RoundScore, item_ids: list[str], blocks) -> bytes:
 
 def _item_rows(score: RoundScore, order, positions, items, applies, show_self: bool, per_unit: bool):
     """items.csv: the units' lines (one per item that applies to the unit), as one text per unit
-    (`per_unit`, for RowCache) or as one text for all."""
+    (`per_unit`, for RowCache) or as texts of JOIN_LINES lines for all."""
     layout = score.layout
     u_idx, g_idx = np.nonzero(applies[order])
     u = order[u_idx]
