@@ -99,7 +99,8 @@ def score_all(content: Content, report: Report, warm=None) -> tuple[dict, dict]:
         lock = content.locks.get(rid)
         marks = sorted({r.corrections for r in lock.revisions if r.corrections <= len(fixes)} if lock else set())
         marks = [k for k in marks if k != len(fixes)] + [len(fixes)]
-        counted = counted_refs(build_layout(rnd, content))
+        layout = build_layout(rnd, content)
+        counted = counted_refs(layout)
         frame, done, states[rid] = content.results[rid], 0, {}
         for k in marks:
             final = k == len(fixes)
@@ -107,7 +108,8 @@ def score_all(content: Content, report: Report, warm=None) -> tuple[dict, dict]:
             done = k
             # a published revision's rows were checked when it was published; report problems once, on the
             # current state
-            score = score_round(rnd, content, frame, scores, report if final else Report())
+            score = score_round(rnd, content, frame, scores, report if final else Report(),
+                                warm.file_memo(rid, fixes[:k]) if warm is not None else None, layout)
             settle(score)
             states[rid][k] = score
         scores[rid] = states[rid][len(fixes)]

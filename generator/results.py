@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from .content import ABSTAIN_RATINGS, DEFAULT_SOURCE, KIND_NAMES, SELF_SOURCE, Content
 from .errors import Report
@@ -19,6 +20,7 @@ from .tables import LINE
 
 COUNTED = ("criterion", "bonus", "penalty", "veto", "vote")
 UNIT_LEVEL = ("bonus", "penalty", "veto")
+CATEGORICAL = ("kind", "source", "rating", FILE)     # the checked rows' categorical columns
 
 
 def any_of(values: np.ndarray, choices) -> np.ndarray:
@@ -63,7 +65,76 @@ def parse_values(column) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return present_u[codes], ok_u[codes], value_u[codes]
 
 
-def check_rows(layout: Layout, frame: pd.DataFrame, content: Content, report: Report) -> pd.DataFrame:
+def check_rows(layout: Layout, frame: pd.DataFrame, content: Content, report: Report, memo=None) -> pd.DataFrame:
+    """The accepted rows of `frame`, coded for scoring; every problem goes to `report`. With `memo`
+    (FileMemo, kaohe serve), the rows of a result file checked by an earlier rebuild are taken as they
+    were when the file and everything it is checked against are the same."""
+    if memo is not None and len(frame):
+        rows = _check_by_file(layout, frame, content, report, memo)
+        if rows is not None:
+            return rows
+    rows = _check_part(layout, frame, content, report)
+    _check_duplicates(rows, layout, report)
+    return rows
+
+
+class FileMemo:
+    """What kaohe serve keeps of a round's checked result files between rebuilds (warm.py).
+
+    A file's checked rows depend on its rows and on what they are checked against: the registry, the
+    rulebooks and round.yaml (`context`, a digest of every content file outside results/ and of the
+    round's round.yaml). Its rows are the file as read (`digests`: shown name -> SHA-256 of its bytes)
+    unless a correction of the state being scored touched them: a correction only changes or removes
+    rows of its own unit (corrections.apply), so a file without rows of a `corrected` unit is as read."""
+
+    def __init__(self, store: dict, context: bytes, digests: dict, corrected: set):
+        self.store, self.context, self.digests, self.corrected = store, context, digests, corrected
+
+    def key(self, name: str, unit_ids: np.ndarray):
+        digest = self.digests.get(name)
+        if digest is None or self.context is None:
+            return None
+        if self.corrected and any(str(u).strip() in self.corrected for u in pd.unique(unit_ids)):
+            return None
+        return self.context, digest
+
+
+def _check_by_file(layout: Layout, frame: pd.DataFrame, content: Content, report: Report, memo: FileMemo):
+    """check_rows, one result file at a time, each taken from `memo` where it can be; None where that
+    would not give exactly the rows (and problems, in their order) of checking the frame whole: a
+    file's rows not together, or a problem in any file checked now."""
+    files = frame[FILE].to_numpy()
+    ends = [*(np.flatnonzero(files[1:] != files[:-1]) + 1).tolist(), len(files)]
+    names = [files[end - 1] for end in ends]
+    if len(set(names)) < len(names):
+        return None
+    unit_ids = frame["unit_id"].to_numpy()
+    parts, start, made = [], 0, {}
+    for name, end in zip(names, ends):
+        key = memo.key(name, unit_ids[start:end])
+        kept = memo.store.get(name)
+        if key is not None and kept is not None and kept[0] == key:
+            parts.append(kept[1])
+        else:
+            found = Report()
+            rows = _check_part(layout, frame.iloc[start:end], content, found)
+            if found.problems:
+                return None
+            parts.append(rows)
+            if key is not None:
+                made[name] = (key, rows)
+        start = end
+    # the categories are those one pd.Categorical of every row has (sorted)
+    rows = pd.DataFrame({column: union_categoricals([part[column] for part in parts], sort_categories=True)
+                         if column in CATEGORICAL else
+                         pd.Series(np.concatenate([part[column].to_numpy() for part in parts]), dtype=dtype)
+                         for column, dtype in parts[0].dtypes.items()})
+    _check_duplicates(rows, layout, report)
+    memo.store.update(made)
+    return rows
+
+
+def _check_part(layout: Layout, frame: pd.DataFrame, content: Content, report: Report) -> pd.DataFrame:
     rnd = layout.round
     n = len(frame)
     files = frame[FILE].to_numpy()
@@ -179,7 +250,6 @@ def check_rows(layout: Layout, frame: pd.DataFrame, content: Content, report: Re
         "source": pd.Categorical(source[keep]), "count": np.where(counted, count, 0)[keep], "value": value[keep],
         "rating": pd.Categorical(rating[keep]), "note": pd.Series(cells(frame["note"])[keep], dtype=object),
         FILE: pd.Categorical(files[keep]), LINE: lines[keep].astype(np.int64)})
-    _check_duplicates(rows, layout, report)
     return rows
 
 

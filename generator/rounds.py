@@ -46,7 +46,7 @@ def load_rounds(results_dir: Path, shown: str, report: Report, warm=None) -> tup
             tables[rnd.id] = None
             continue
         read = Report()
-        tables[rnd.id] = read_results(folder, fshown, read)
+        tables[rnd.id] = read_results(folder, fshown, read, warm)
         report.extend(read)
         if warm is not None:
             warm.reading[rnd.id] = read
@@ -160,12 +160,16 @@ def _awards(f: Fields, path: str, report: Report) -> tuple[Award, ...]:
     return tuple(out)
 
 
-def read_results(folder: Path, fshown: str, report: Report) -> pd.DataFrame:
+def read_results(folder: Path, fshown: str, report: Report, warm=None) -> pd.DataFrame:
+    """The round's result files as one frame, a file after another, with each row's file and line. With
+    `warm` (serve), each file's digest is noted by the name rows are reported under (results.FileMemo)."""
     frames = []
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".xlsx")
                    and p.name not in NOT_RESULTS and not p.name.startswith((".", "~$")))
     for p in files:
         shown = f"{fshown}/{p.name}"
+        if warm is not None:
+            warm.file_digests[shown] = warm.digests.get(p)
         try:
             frame = read_table(p, shown)
         except ContentError as exc:

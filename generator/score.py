@@ -48,9 +48,12 @@ class RoundScore:
         return self.item.value(u, gi)
 
 
-def score_round(rnd: Round, content: Content, frame: pd.DataFrame, prior: dict, report: Report) -> RoundScore:
-    layout = build_layout(rnd, content)
-    rows = check_rows(layout, frame, content, report)
+def score_round(rnd: Round, content: Content, frame: pd.DataFrame, prior: dict, report: Report,
+                memo=None, layout: Layout | None = None) -> RoundScore:
+    """`layout`: the round's build_layout(), when the caller has it (it is read-only, so the states of a
+    round can share it)."""
+    layout = layout or build_layout(rnd, content)
+    rows = check_rows(layout, frame, content, report, memo(layout) if memo is not None else None)
     applies = layout.applies()
     shape = (layout.n_units, layout.n_items)
     grids = {}

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from .errors import Report
 
+CHECKED_UNITS = 20_000    # rounds up to this size keep their checked result files (about 1 KB a unit)
+
 
 @dataclass
 class WarmRound:
@@ -46,6 +48,9 @@ class Warm:
     digests: dict = field(default_factory=dict)    # path -> SHA-256 of each input file, for the build under way
     files: dict = field(default_factory=dict)      # name -> (what it was read from, problems, value): see read()
     data_rows: dict = field(default_factory=dict)  # (round, data file, profile, internal) -> {row key: text}
+    checked: dict = field(default_factory=dict)    # round id -> {result file: (its key, its checked rows)}
+    contexts: dict = field(default_factory=dict)   # round id -> what its result files are checked against
+    file_digests: dict = field(default_factory=dict)   # result file (as named in messages) -> SHA-256
 
     def begin(self, content_dir: Path, options: tuple, digests: dict | None = None, stored=None) -> None:
         """Before a build: digest every round's own inputs and decide which rounds are kept. `digests`:
@@ -55,7 +60,7 @@ class Warm:
             self.views = {}
             self.options = options
         self.digests = digests or {}
-        self.keys = own_keys(content_dir, self.digests)
+        self.keys, self.contexts = own_keys(content_dir, self.digests)
         self.stored = stored
         if stored is not None:
             stored.fill(self)
@@ -80,6 +85,22 @@ class Warm:
         read = self.reading.get(rid)
         if rid in self.keys and read is not None and not read.errors and not scored.errors:
             self.rounds[rid] = WarmRound(self.keys[rid], tuple(rnd.from_rounds), read, states, scored)
+
+    def file_memo(self, rid: str, fixes: list):
+        """For score_round under serve: a function of the round's layout giving what check_rows keeps of
+        each result file (results.FileMemo), or None for kaohe build, whose Warm does not live on, and
+        for rounds of more than CHECKED_UNITS units."""
+        if self.stored is not None:
+            return None
+        from .results import FileMemo
+
+        def memo(layout):
+            if layout.n_units > CHECKED_UNITS:
+                self.checked.pop(rid, None)
+                return None
+            return FileMemo(self.checked.setdefault(rid, {}), self.contexts.get(rid), self.file_digests,
+                            {c.unit_id for c in fixes})
+        return memo
 
     def read(self, name: str, path: Path, shown: str, make, report: Report):
         """`make(report)` (reading the file at `path`, e.g. units.csv), or what it gave last time when the
@@ -118,25 +139,34 @@ class Warm:
             self.views.pop(rid, None)
         for space in [s for s in self.data_rows if s[0] not in self.keys]:
             del self.data_rows[space]
+        for rid in [r for r in self.checked if r not in self.keys]:
+            del self.checked[rid]
 
 
-def own_keys(content_dir: Path, digests: dict) -> dict[str, bytes]:
+def own_keys(content_dir: Path, digests: dict) -> tuple[dict[str, bytes], dict[str, bytes]]:
     """round id (its folder's name) -> digest of every content file outside results/ and every file of
-    results/<round>/, by path and bytes (`digests`: each file's SHA-256 by path, where known)."""
+    results/<round>/, by path and bytes (`digests`: each file's SHA-256 by path, where known); and round id
+    -> digest of the files outside results/ and its round.yaml, what its result rows are checked against
+    (results.FileMemo)."""
     shared = hashlib.sha256()
     results = content_dir / "results"
     for path in sorted(p for p in content_dir.rglob("*") if p.is_file()):
         if results in path.parents:
             continue
         shared.update(path.relative_to(content_dir).as_posix().encode("utf-8") + b"\0" + _file_digest(path, digests))
-    keys = {}
+    keys, contexts = {}, {}
     if results.is_dir():
         for folder in sorted(p for p in results.iterdir() if p.is_dir()):
             digest = shared.copy()
+            context = shared.copy()
             for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0" + _file_digest(path, digests))
+                one = path.relative_to(folder).as_posix().encode("utf-8") + b"\0" + _file_digest(path, digests)
+                digest.update(one)
+                if path == folder / "round.yaml":
+                    context.update(one)
             keys[folder.name] = digest.digest()
-    return keys
+            contexts[folder.name] = context.digest()
+    return keys, contexts
 
 
 def _file_digest(path: Path, digests: dict) -> bytes:

@@ -395,3 +395,74 @@ def test_serve_remakes_only_the_data_rows_whose_unit_changed(tmp_path, monkeypat
     full = tmp_path / "full"
     build(site.root, full, drafts=True, shown="content", search=False)
     assert same_bytes(out, full) == []
+
+
+def test_serve_rechecks_only_the_result_files_that_changed(tmp_path, monkeypatch):
+    """Under serve a round's result files are checked one at a time (results.FileMemo): after an edit only
+    the file that changed is checked again; every file when what they are checked against changed (the
+    rulebook); a file with rows of a corrected unit, since the correction changes them. The scored rows
+    are exactly those of checking every file afresh, the site equals a full build's, and a file with a
+    problem gets the same messages as in a fresh build."""
+    import sys
+    import generator.results as results_module
+    from generator.build import check
+    sys.path.insert(0, str(REPO / "bench"))
+    from workload import generate
+    content, out = tmp_path / "content", tmp_path / "output"
+    generate(60, content, rounds=1)
+    folder = content / "results" / "bench-2022"
+    checked = []
+    real = results_module._check_part
+
+    def spy(layout, frame, content, report):
+        checked.extend(sorted({name.rsplit("/", 1)[-1] for name in frame["_file"]}))
+        return real(layout, frame, content, report)
+    monkeypatch.setattr(results_module, "_check_part", spy)
+    warm = Warm()
+
+    def rebuild() -> list[str]:
+        checked.clear()
+        build(content, out, drafts=True, shown="content", search=False, warm=warm)
+        made = sorted(checked)
+        fresh = check(content, "content")
+        assert warm.rounds["bench-2022"].states[len(fresh.content.corrections["bench-2022"])].rows.equals(
+            fresh.scores["bench-2022"].rows)
+        full = tmp_path / "full"
+        shutil.rmtree(full, ignore_errors=True)
+        build(content, full, drafts=True, shown="content", search=False)
+        assert same_bytes(out, full) == []
+        return made
+
+    def edit(name: str, line: int, value: str) -> None:
+        path = folder / name
+        lines = path.read_text(encoding="utf-8").split("\n")
+        cells = lines[line].split(",")
+        cells[2] = value
+        lines[line] = ",".join(cells)
+        path.write_text("\n".join(lines), encoding="utf-8")
+
+    with_rows = sorted(p.name for p in folder.glob("*.csv") if len(p.read_text(encoding="utf-8").split("\n")) > 2)
+    assert len(with_rows) >= 4 and "jiguan.csv" in with_rows and "shequ.csv" in with_rows
+    assert rebuild() == with_rows                          # the first build checks every file
+    edit("jiguan.csv", 1, "3")
+    assert rebuild() == ["jiguan.csv"]
+    book = next((content / "rules").glob("*.md"))
+    book.write_text(book.read_text(encoding="utf-8").replace("title: ", "title: 新", 1), encoding="utf-8")
+    assert rebuild() == with_rows                          # the rulebook changed: everything is checked again
+    uid, ref, value, note = (folder / "shequ.csv").read_text(encoding="utf-8").split("\n")[1].split(",")
+    (folder / "corrections.csv").write_text("date,unit_id,ref,source,field,old,new,reason\n"
+                                            f"2025-01-09,{uid},{ref},组织考核,note,{note},已整改,复核\n", encoding="utf-8")
+    assert rebuild() == ["shequ.csv"]                      # the file with the corrected unit's rows
+    with open(folder / "corrections.csv", "a", encoding="utf-8") as f:   # a value: its row is the correction's
+        f.write(f"2025-01-10,{uid},{ref},组织考核,value,{value},{value},复核\n")
+    assert rebuild() == ["corrections.csv", "shequ.csv"]
+    edit("jiguan.csv", 1, "不是数字")
+    with pytest.raises(ContentError) as failed:
+        build(content, out, drafts=True, shown="content", search=False, warm=warm)
+    with pytest.raises(ContentError) as fresh:
+        check(content, "content")
+    assert failed.value.report.lines() == fresh.value.report.lines()
+    assert any("jiguan.csv:2" in line and "不是有效数字" in line for line in failed.value.report.lines())
+    edit("jiguan.csv", 1, "2")
+    assert rebuild() == ["corrections.csv", "jiguan.csv", "shequ.csv"]
+    assert len(warm.checked["bench-2022"]) == len(with_rows)
