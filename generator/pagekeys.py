@@ -59,7 +59,9 @@ def digest(*parts) -> bytes:
 class RoundKeys:
     """The page keys of one RoundView (scorecards, overview, notice)."""
 
-    def __init__(self, view):
+    def __init__(self, view, before: "RoundKeys | None" = None):
+        """`before` (serve): the keys of the previous rebuild's view of the same round, whose unit keys are
+        taken for the units whose every input is the same (carried()); the others are computed."""
         self.view = view
         layout = view.layout
         card = view.card
@@ -75,13 +77,14 @@ class RoundKeys:
                     self.kids[unit.parent_id].append(c)
         self._units: list[bytes] | None = None
         self._data: list[bytes] | None = None
+        self._carried = self.carried(before) if before is not None else None
 
     @classmethod
     def stored(cls, view, view_key: bytes, units: list[bytes]) -> "RoundKeys":
         """The keys of a view made from the same inputs as one whose keys were stored (cache.py)."""
         keys = cls.__new__(cls)
         keys.view, keys.view_key, keys._units = view, view_key, units
-        keys.categories, keys.kids, keys.matrix, keys._data = {}, None, None, None
+        keys.categories, keys.kids, keys.matrix, keys._data, keys._carried = {}, None, None, None, None
         return keys
 
     def category(self, category: str, b: int) -> bytes:
@@ -117,8 +120,73 @@ class RoundKeys:
 
     def units(self) -> list[bytes]:
         if self._units is None:
-            self._units = [self._unit(u) for u in range(self.view.layout.n_units)]
+            carried = self._carried
+            self._units = [self._unit(u) for u in range(self.view.layout.n_units)] if carried is None else \
+                [key if key is not None else self._unit(u) for u, key in enumerate(carried)]
+            self._carried = None
         return self._units
+
+    def missing(self) -> int:
+        """How many unit keys are still to be computed."""
+        if self._units is not None:
+            return 0
+        if self._carried is None:
+            return self.view.layout.n_units
+        return self._carried.count(None)
+
+    def carried(self, before: "RoundKeys") -> list | None:
+        """Per unit, the key `before` has for it when the unit's key is made from the same values in both
+        views (so it would be the same), else None; None for every unit when the views differ in more
+        than scores (the view key), or `before` is not whole. The caller (pages.SiteModel) passes only a
+        `before` whose view showed the same previous-year results (the rounds of the year before kept).
+
+        Compared per unit: its row of the score matrix, its result rows (column by column, vectorised),
+        its category's averages, grade, vetoes and awards, exact values and corrections (by their pickled
+        bytes where either has any, since equal numbers of different types would pickle differently)."""
+        if before._units is None or before.matrix is None or before.view_key != self.view_key \
+                or self.kids is not None or before.kids is not None or before.matrix.shape != self.matrix.shape:
+            return None
+        new, old = self.view, before.view
+        n = new.layout.n_units
+        same = (self.matrix == before.matrix).all(axis=1)
+        # result rows: units with as many rows as before, compared row by row at the same offset
+        starts_new, starts_old = np.asarray(new.starts, dtype=np.int64), np.asarray(old.starts, dtype=np.int64)
+        counts = np.diff(starts_new)
+        same &= counts == np.diff(starts_old)
+        unit_of_row = np.repeat(np.arange(n), counts)
+        rows = np.flatnonzero(same[unit_of_row])
+        rows_old = rows + (starts_old[:-1] - starts_new[:-1])[unit_of_row[rows]]
+        differ = np.zeros(len(rows), dtype=bool)
+        for col_new, col_old in zip(new.cols, old.cols):
+            if col_new.dtype != col_old.dtype:
+                return None
+            differ |= np.asarray(col_new[rows] != col_old[rows_old], dtype=bool)
+        same[unit_of_row[rows[differ]]] = False
+        # per unit values, most of them empty
+        units, book_of = new.layout.units, new.layout.book_of
+        score_new, score_old = new.score, old.score
+        categories = {}
+        for u in np.flatnonzero(same).tolist():
+            pair = (units[u].category, int(book_of[u]))
+            if pair not in categories:
+                categories[pair] = self.category(*pair) == before.category(*pair)
+            grade, vetoes, awards = score_new.grade[u], score_new.vetoes[u], score_new.awards[u]
+            if not categories[pair] or type(grade) is not type(score_old.grade[u]) or grade != score_old.grade[u] \
+                    or vetoes != score_old.vetoes[u] or awards != score_old.awards[u] \
+                    or ((vetoes or awards) and dumps((vetoes, awards)) != dumps((score_old.vetoes[u], score_old.awards[u]))):
+                same[u] = False
+        for u in set(new.exact_by_unit) | set(old.exact_by_unit):
+            if same[u] and dumps(new.exact_by_unit.get(u)) != dumps(old.exact_by_unit.get(u)):
+                same[u] = False
+        if new.corrections or old.corrections:
+            position = {unit.id: u for u, unit in enumerate(units)}
+            for unit_id in set(new.corrections or ()) | set(old.corrections or ()):
+                u = position.get(unit_id)
+                if u is not None and same[u] and dumps((new.corrections or {}).get(unit_id)) != \
+                        dumps((old.corrections or {}).get(unit_id)):
+                    same[u] = False
+        keys = before._units
+        return [keys[u] if ok else None for u, ok in enumerate(same.tolist())]
 
     def data(self) -> list[bytes]:
         """The key of each unit's rows in the data files (data.RowCache): what they show, the unit and the
@@ -159,7 +227,7 @@ def compute_units(todo: list[RoundKeys], helper: bool) -> None:
     wait) and at least HELPED keys, a forked process computes the odd units' keys while this one computes
     the even ones, and sends them back as bytes (32 per key): the keys are the same either way. At 10,000
     units and three rounds this is 0.5 s of a rebuild after a correction, before any page is rendered."""
-    if helper and sum(k.view.layout.n_units for k in todo) >= HELPED:
+    if helper and sum(k.missing() for k in todo) >= HELPED and not any(k._carried is not None for k in todo):
         import multiprocessing
         ctx = multiprocessing.get_context("fork")
         receive, send = ctx.Pipe(duplex=False)

@@ -52,6 +52,9 @@ class SiteModel:
             if view is None:
                 view = RoundView(plan.score, public_internal=public_internal, history=self.previous,
                                  status=plan.status, corrections=self.unit_corrections(rid, plan.score))
+                before = self.keys_before(rid, warm, kept)
+                if before is not None:
+                    view.keys = RoundKeys(view, before)
             else:
                 view.history = self.previous
                 kept.add(rid)
@@ -77,6 +80,18 @@ class SiteModel:
         if view.score is not plan.score or before != now or not all(r in kept for r, _sub in now):
             return None
         return view
+
+    def keys_before(self, rid: str, warm, kept: set):
+        """The page keys of the last build's view of the round (serve), to take the keys of its units that
+        did not change from (pagekeys.RoundKeys.carried): only when that view showed the same results of
+        the year before (those rounds' views are kept), with the same options."""
+        if warm is None or rid not in warm.views:
+            return None
+        view, before = warm.views[rid]
+        now = self.year_before(rid)
+        if view.keys is None or before != now or not all(r in kept for r, _sub in now):
+            return None
+        return view.keys
 
     def stored_keys(self, warm, kept: set) -> None:
         """kaohe build (cache.py): take each view's page keys from the cache when the view is made from the

@@ -15,6 +15,7 @@ from conftest import REPO
 from generator.build import build
 from generator.build import build as build_site
 from generator.errors import ContentError
+from generator.pagekeys import RoundKeys
 from generator.warm import Warm
 from generator.write import MANIFEST
 
@@ -44,6 +45,15 @@ def same_bytes(a, b):
     fa.pop(MANIFEST, None), fb.pop(MANIFEST, None)
     assert sorted(fa) == sorted(fb)
     return [rel for rel in fa if fa[rel].read_bytes() != fb[rel].read_bytes()]
+
+
+def keys_are_fresh(warm) -> None:
+    """The unit keys a serve rebuild took from the build before (pagekeys.RoundKeys.carried) are the keys
+    computed afresh."""
+    for view, _before in warm.views.values():
+        if view.keys is not None and view.keys.ready():
+            fresh = RoundKeys(view)
+            assert view.keys.units() == [fresh._unit(u) for u in range(view.layout.n_units)]
 
 
 def manifest_is_true(out) -> None:
@@ -144,6 +154,8 @@ def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, mode, edits):
                 build(content, out, drafts=True, shown="content", search=False, warm=warm)
             p.write_text(text, encoding="utf-8")
         build(content, out, drafts=True, shown="content", search=False, warm=warm)
+        if warm is not None:
+            keys_are_fresh(warm)
     full = root / "full"
     build_site(content, full, drafts=True, shown="content", search=False)
     assert same_bytes(out, full) == []
@@ -419,11 +431,21 @@ def test_serve_rechecks_only_the_result_files_that_changed(tmp_path, monkeypatch
         return real(layout, frame, content, report)
     monkeypatch.setattr(results_module, "_check_part", spy)
     warm = Warm()
+    keyed, computed = [], []
+    real_unit = RoundKeys._unit
+
+    def unit_spy(self, u):
+        keyed.append(u)
+        return real_unit(self, u)
+    monkeypatch.setattr(RoundKeys, "_unit", unit_spy)
 
     def rebuild() -> list[str]:
         checked.clear()
+        keyed.clear()
         build(content, out, drafts=True, shown="content", search=False, warm=warm)
         made = sorted(checked)
+        computed[:] = [len(keyed)]
+        keys_are_fresh(warm)
         fresh = check(content, "content")
         assert warm.rounds["bench-2022"].states[len(fresh.content.corrections["bench-2022"])].rows.equals(
             fresh.scores["bench-2022"].rows)
@@ -444,8 +466,10 @@ def test_serve_rechecks_only_the_result_files_that_changed(tmp_path, monkeypatch
     with_rows = sorted(p.name for p in folder.glob("*.csv") if len(p.read_text(encoding="utf-8").split("\n")) > 2)
     assert len(with_rows) >= 4 and "jiguan.csv" in with_rows and "shequ.csv" in with_rows
     assert rebuild() == with_rows                          # the first build checks every file
+    assert computed == [60]                                # every unit's page key computed
     edit("jiguan.csv", 1, "3")
     assert rebuild() == ["jiguan.csv"]
+    assert 0 < computed[0] < 60                            # the units that moved; the others' keys taken
     book = next((content / "rules").glob("*.md"))
     book.write_text(book.read_text(encoding="utf-8").replace("title: ", "title: 新", 1), encoding="utf-8")
     assert rebuild() == with_rows                          # the rulebook changed: everything is checked again
