@@ -17,6 +17,8 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import orjson
+
 MANIFEST = ".kaohe-manifest.json"
 PART = ".kaohe-part-"
 STAGED = ".kaohe-new"          # a changed file, written beside its target until the build has succeeded
@@ -25,10 +27,25 @@ BUSY = ".kaohe-updating"       # present while a build updates the site in place
 
 
 def read_manifest(output: Path) -> dict:
+    """The manifest of the site in `output`, or {} when there is none (or it is damaged). The manifest this
+    process wrote last is kept in memory while the file is the one it wrote (same inode, size and mtime):
+    under serve every rebuild starts by reading it, 0.04 s for the 9 MB of a 10,000-unit site."""
+    path = output / MANIFEST
     try:
-        return json.loads((output / MANIFEST).read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            stamp = _stamp(os.fstat(f.fileno()))
+            if _written.get(str(path.absolute()), (None,))[0] == stamp:
+                return _written[str(path.absolute())][1]
+            return orjson.loads(f.read())
     except (OSError, ValueError):
         return {}
+
+
+_written: dict = {}      # absolute manifest path -> (its stat stamp, the manifest) as write_manifest left it
+
+
+def _stamp(st) -> tuple:
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_dev
 
 
 def inputs_hash(folders: list[Path], options: dict, files: dict | None = None) -> str:
@@ -193,7 +210,7 @@ class Files:
     def save_part(self, k: int) -> None:
         """A worker process hands its digests to the parent through a file."""
         part = self.root / f"{PART}{k}.json"
-        part.write_text(json.dumps([self.digests, self.sources, self.kept, self.staged]), encoding="utf-8")
+        part.write_bytes(orjson.dumps([self.digests, self.sources, self.kept, self.staged]))
         if self.rows:
             with open(self.root / f"{PART}{k}.rows", "wb") as f:
                 pickle.dump(self.rows, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -202,7 +219,7 @@ class Files:
         """Take in the workers' digests and the files made by other programs (Pagefind, PDFs), which were
         announced through `folder()` or in `self.foreign` (a file or folder each, relative to the site)."""
         for part in sorted(self.root.glob(f"{PART}*.json")):
-            digests, sources, kept, staged = json.loads(part.read_text(encoding="utf-8"))
+            digests, sources, kept, staged = orjson.loads(part.read_bytes())
             self.digests.update(digests)
             self.sources.update(sources)
             self.kept += kept
@@ -297,9 +314,17 @@ def safe_path(root, relpath: str) -> str:
     return f"{root}{os.sep}{relpath}" if os.sep == "/" else os.path.join(str(root), *relpath.split("/"))
 
 
-def write_manifest(folder: Path, manifest: dict) -> None:
-    # compact, in one line: 9 MB at 10k units; with indent json uses its pure-Python encoder (about 0.05 s more)
-    (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+def write_manifest(folder: Path, manifest: dict, final: Path | None = None) -> None:
+    """Compact JSON in one line, UTF-8 (what json.dumps(ensure_ascii=False, separators=(",", ":")) writes):
+    9 MB at 10k units. Kept in memory for read_manifest, under the path the site will have (`final`, when
+    `folder` is a new tree about to be renamed there: the rename keeps the file's inode and times)."""
+    path = folder / MANIFEST
+    with open(path, "wb") as f:
+        f.write(orjson.dumps(manifest))
+        f.flush()
+        stamp = _stamp(os.fstat(f.fileno()))
+    _written.clear()              # one site per process is kept (serve); a build of another drops it
+    _written[str(((final or folder) / MANIFEST).absolute())] = (stamp, manifest)
 
 
 def write_site(output: Path, files, before_swap=None, inputs: str = "", done=None, inplace: bool = True) -> int:
@@ -348,7 +373,7 @@ def write_site(output: Path, files, before_swap=None, inputs: str = "", done=Non
         writer.adopt()
         if done is not None:
             done(writer)
-        write_manifest(tmp, manifest_of(writer, inputs))
+        write_manifest(tmp, manifest_of(writer, inputs), output)
         count = len(writer.digests)
         if output.exists():
             output.rename(old)

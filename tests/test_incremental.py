@@ -490,3 +490,27 @@ def test_serve_rechecks_only_the_result_files_that_changed(tmp_path, monkeypatch
     edit("jiguan.csv", 1, "2")
     assert rebuild() == ["corrections.csv", "jiguan.csv", "shequ.csv"]
     assert len(warm.checked["bench-2022"]) == len(with_rows)
+
+
+def test_the_manifest_kept_in_memory_is_used_only_while_the_file_is_unchanged(tmp_path):
+    """write_manifest keeps what it wrote for the next build of the same process (serve); a manifest that
+    was changed, replaced or removed since is read from disk."""
+    import os
+    import time
+    from generator.write import read_manifest, write_manifest
+    manifest = {"inputs": "a" * 64, "notes": {}, "files": {"index.html": "0" * 64}, "sources": {"index.html": "1" * 64}}
+    write_manifest(tmp_path, manifest)
+    assert read_manifest(tmp_path) is manifest
+    path = tmp_path / MANIFEST
+    text = path.read_text(encoding="utf-8")
+    time.sleep(0.01)
+    path.write_text(text.replace("1" * 64, "2" * 64), encoding="utf-8")    # the same size, in place
+    assert read_manifest(tmp_path)["sources"] == {"index.html": "2" * 64}
+    write_manifest(tmp_path, manifest)
+    os.replace(tmp_path / MANIFEST, tmp_path / "old")
+    (tmp_path / "old").rename(tmp_path / MANIFEST)       # the same file back: still the one written
+    assert read_manifest(tmp_path) is manifest
+    (tmp_path / MANIFEST).unlink()
+    assert read_manifest(tmp_path) == {}
+    assert json.loads(text) == manifest           # what is written is plain compact JSON
+    assert text == json.dumps(manifest, ensure_ascii=False, separators=(",", ":"))
