@@ -78,13 +78,17 @@ class RoundKeys:
         self._units: list[bytes] | None = None
         self._data: list[bytes] | None = None
         self._carried = self.carried(before) if before is not None else None
+        # a unit whose page key is carried has the same data key too (made from a subset of the same values)
+        self._carried_data = [before._data[u] if key is not None else None for u, key in enumerate(self._carried)] \
+            if self._carried is not None and before._data is not None else None
 
     @classmethod
     def stored(cls, view, view_key: bytes, units: list[bytes]) -> "RoundKeys":
         """The keys of a view made from the same inputs as one whose keys were stored (cache.py)."""
         keys = cls.__new__(cls)
         keys.view, keys.view_key, keys._units = view, view_key, units
-        keys.categories, keys.kids, keys.matrix, keys._data, keys._carried = {}, None, None, None, None
+        keys.categories, keys.kids, keys.matrix, keys._data = {}, None, None, None
+        keys._carried = keys._carried_data = None
         return keys
 
     def category(self, category: str, b: int) -> bytes:
@@ -197,9 +201,11 @@ class RoundKeys:
             score = self.view.score
             matrix = self.matrix if self.matrix is not None else unit_matrix(self.view)
             head = self.view_key
-            self._data = [hashlib.sha256(head + matrix[u].tobytes()
-                                         + dumps((score.grade[u], score.vetoes[u], score.awards[u]))).digest()
-                          for u in range(self.view.layout.n_units)]
+            carried = self._carried_data or [None] * self.view.layout.n_units
+            self._data = [key or hashlib.sha256(head + matrix[u].tobytes()
+                                                + dumps((score.grade[u], score.vetoes[u], score.awards[u]))).digest()
+                          for u, key in enumerate(carried)]
+            self._carried_data = None
         return self._data
 
     def ready(self) -> bool:

@@ -225,6 +225,9 @@ class SiteModel:
         serve, for the next rebuild: a kept view keeps its keys). With `helper` and many keys to compute, a
         forked process computes every other unit's key meanwhile (pagekeys.compute_units)."""
         todo = [keys for keys in map(self.keys, self.views.values()) if not keys.ready()]
+        for keys in todo:
+            if keys._carried_data is not None:    # serve: the data keys too, once for every process
+                keys.data()
         compute_units(todo, helper)
 
     def scorecards(self, keeper, view: RoundView, draft: bool, superseded: Link | None = None):

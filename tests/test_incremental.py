@@ -54,6 +54,7 @@ def keys_are_fresh(warm) -> None:
         if view.keys is not None and view.keys.ready():
             fresh = RoundKeys(view)
             assert view.keys.units() == [fresh._unit(u) for u in range(view.layout.n_units)]
+            assert view.keys.data() == fresh.data()
 
 
 def manifest_is_true(out) -> None:
