@@ -27,7 +27,7 @@ from .pages import SiteModel
 from .parallel import workers_for, write_pages
 from .revisions import plan_round
 from .render import DEFAULT_THEME, Renderer, lookup_index, theme_dirs
-from .records import search_records
+from .records import kept_records, search_records
 from .searchindex import SearchIndex
 from .warm import Warm
 from . import __version__
@@ -208,9 +208,18 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
         index = None
         try:
             if search:   # Pagefind indexes the search records in the background while the pages are rendered
-                records = list(search_records(site.model))
+                dumped = None
+                if warm is not None and warm.stored is None:     # serve: the unit records of the last build
+                    model = site.model
+                    signature = (tuple(model.round_ids), tuple(warm.contexts.get(r) for r in model.round_ids),
+                                 model.internal)
+                    records, dumped = kept_records(model, warm.records, signature)
+                else:
+                    records = list(search_records(site.model))
                 index = SearchIndex(records, renderer.render_record, renderer.salt,
-                                    scratch_folder(output, len(records)), writer.folder)
+                                    scratch_folder(output, len(records)), writer.folder, dumped)
+                if warm is not None and warm.stored is None:
+                    warm.records["dumped"] = index.dumped
                 writer.notes["search"] = index.key
                 if not index.start(writer.old_notes.get("search")):
                     site.search_kept = all([writer.keep_tree(name + "/") for name in index.names])

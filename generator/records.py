@@ -15,6 +15,29 @@ from .numbers import plain
 
 def search_records(model):
     """Every record of the site model (pages.SiteModel), in a fixed order."""
+    yield from head_records(model)
+    yield from unit_records(model)
+
+
+def kept_records(model, memo: dict, signature) -> tuple[list, bytes | None]:
+    """search_records() under serve, with `memo` (warm.Warm.records) the last build's: its unit records
+    when `signature` (the round ids and digests of what each round's participants are read from:
+    units.csv, the rulebooks, round.yaml; and what the profile hides) is the same, and then also their
+    pickled bytes when the other records are equal too. Returns (records, their pickled bytes or None)."""
+    head = list(head_records(model))
+    if memo.get("signature") == signature:
+        units = memo["units"]
+        if memo["head"] == head and memo.get("dumped") is not None:
+            return head + units, memo["dumped"]
+    else:
+        units = list(unit_records(model))
+    memo.clear()
+    memo.update(signature=signature, head=head, units=units)
+    return head + units, None
+
+
+def head_records(model):
+    """The records of the rulebooks and rounds."""
     content = model.content
     for book in content.rulebooks.values():
         yield rulebook_record(book, f"rules/{book.id}/index.html")
@@ -29,6 +52,11 @@ def search_records(model):
             lines.append("由分轮次汇总:" + "、".join(content.rounds[r].title for r in rnd.from_rounds if r in content.rounds))
         yield SearchRecord(f"results/{rid}/index.html", rnd.title, (("年度", str(rnd.year)), ("类型", "考核轮次")),
                            (), tuple(lines))
+
+
+def unit_records(model):
+    """The records of the units: names, former names, category, parent, the rounds each took part in."""
+    content = model.content
     for unit in content.units.values():
         lines = [f"考核类别:{unit.category}", f"编号:{unit.id}"]
         if unit.former_names:

@@ -101,14 +101,16 @@ class SearchIndex:
     """The Pagefind bundles of one build: `start()` before the pages are rendered, `finish()` after.
     `folder(name)` says where the bundle `name` is to be written."""
 
-    def __init__(self, records, render, salt: bytes, scratch: Path, folder):
+    def __init__(self, records, render, salt: bytes, scratch: Path, folder, dumped: bytes | None = None):
+        """`dumped`: the records pickled (pagekeys.dumps), when known (serve, records.kept_records)."""
         self.records = list(records)
         self.render, self.scratch = render, scratch
         self.parts = split(self.records)
         self.names = bundle_names(sum(1 for r in self.records if r.path.startswith("units/")))
         self.folders = [folder(name) for name in self.names]
         from .pagekeys import dumps      # here: the background process imports this module, without numpy
-        self.key = hashlib.sha256(salt + dumps(self.records)).hexdigest()
+        self.dumped = dumped if dumped is not None else dumps(self.records)
+        self.key = hashlib.sha256(salt + self.dumped).hexdigest()
         self.count = len(self.records)
         self.proc = None
 
@@ -138,7 +140,7 @@ class SearchIndex:
     def release(self) -> None:
         """Once started (or kept): the records are in the background process's file, not needed here (at
         100,000 units they are a few hundred MB of the build's peak memory)."""
-        self.records = self.parts = None
+        self.records = self.parts = self.dumped = None
 
     def finish(self) -> dict:
         """Wait for the background process; the SHA-256 of each file of each bundle made, by bundle name

@@ -162,17 +162,22 @@ def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, mode, edits):
     assert same_bytes(out, full) == []
 
 
-@pytest.mark.parametrize("per_bundle", [20_000, 2])
-def test_search_index_is_kept_when_only_scores_change(tmp_path, monkeypatch, per_bundle):
+@pytest.mark.parametrize("per_bundle, serve", [(20_000, False), (2, False), (20_000, True)])
+def test_search_index_is_kept_when_only_scores_change(tmp_path, monkeypatch, per_bundle, serve):
     """The full-text index holds names and rulebook text, never scores: a correction leaves the Pagefind
     bundles untouched (same inodes, Pagefind not run), a renamed unit remakes them, and either way the
     rebuilt site equals a full build byte for byte, index included. Also with the units split over
-    several bundles, as on a province's site."""
+    several bundles, as on a province's site, and under serve, which keeps the unit records of the
+    build before (records.kept_records)."""
     from generator import searchindex
     monkeypatch.setattr(searchindex, "UNITS_PER_BUNDLE", per_bundle)
     content = tmp_path / "content"
     shutil.copytree(GOLDEN, content)
     out = tmp_path / "output"
+    warm = Warm() if serve else None
+
+    def build(content, out, **options):
+        return build_site(content, out, warm=warm if out.name == "output" else None, **options)
 
     def bundle():
         return {rel: st for rel, st in stamps(out).items() if rel.startswith("pagefind")}
