@@ -46,6 +46,7 @@ def dumps(value) -> bytes:
 # A unit as a tuple of its fields, for keys: pickling the frozen dataclass itself goes through dataclasses'
 # __getstate__, in Python (28 ms for the 10,000 units of a round's view key, against 6 ms for these tuples).
 UNIT_STATE = operator.attrgetter(*(f.name for f in fields(Unit)))
+CATEGORY = operator.attrgetter("category")
 
 
 def units_state(units) -> list[tuple]:
@@ -166,19 +167,16 @@ class RoundKeys:
                 return None
             differ |= np.asarray(col_new[rows] != col_old[rows_old], dtype=bool)
         same[unit_of_row[rows[differ]]] = False
-        # per unit values, most of them empty
-        units, book_of = new.layout.units, new.layout.book_of
+        # per unit values, most of them empty or shared by many units
+        units = new.layout.units
         score_new, score_old = new.score, old.score
-        categories = {}
-        for u in np.flatnonzero(same).tolist():
-            pair = (units[u].category, int(book_of[u]))
-            if pair not in categories:
-                categories[pair] = self.category(*pair) == before.category(*pair)
-            grade, vetoes, awards = score_new.grade[u], score_new.vetoes[u], score_new.awards[u]
-            if not categories[pair] or type(grade) is not type(score_old.grade[u]) or grade != score_old.grade[u] \
-                    or vetoes != score_old.vetoes[u] or awards != score_old.awards[u] \
-                    or ((vetoes or awards) and dumps((vetoes, awards)) != dumps((score_old.vetoes[u], score_old.awards[u]))):
-                same[u] = False
+        pairs = list(zip(map(CATEGORY, units), new.layout.book_of.tolist()))
+        categories = {pair: self.category(*pair) == before.category(*pair) for pair in set(pairs)}
+        same &= np.array([categories[pair] for pair in pairs], dtype=bool)
+        same &= np.array([type(a) is type(b) and a == b for a, b in zip(score_new.grade, score_old.grade)], dtype=bool)
+        for new_values, old_values in ((score_new.vetoes, score_old.vetoes), (score_new.awards, score_old.awards)):
+            same &= np.array([a == b and (not a or dumps(a) == dumps(b)) for a, b in zip(new_values, old_values)],
+                             dtype=bool)
         for u in set(new.exact_by_unit) | set(old.exact_by_unit):
             if same[u] and dumps(new.exact_by_unit.get(u)) != dumps(old.exact_by_unit.get(u)):
                 same[u] = False
