@@ -55,6 +55,11 @@ class SiteModel:
                 before = self.keys_before(rid, warm, kept)
                 if before is not None:
                     view.keys = RoundKeys(view, before)
+                    # the item lines made for the last view (RoundView.item_line): a line is a function of its
+                    # memo key and of what the view key covers, except an aggregate item's, which names the
+                    # unit's children's scores; the same objects also find their rendered rows (Renderer.fragment)
+                    if before.view_key == view.keys.view_key and not view.aggregate_items:
+                        view.memo = before.view.memo
             else:
                 view.history = self.previous
                 kept.add(rid)
