@@ -39,6 +39,7 @@ from .warm import Warm
 POLL_MS = 100     # how often the watched files are compared (at most): a rebuild starts within this
 POLL_SHARE = 20   # ... but never more often than every 20 times a comparison takes (5% of a core when idle)
 COLLECT_AFTER = 1.0   # seconds of quiet after a rebuild before the previous build's objects are collected
+UNCOLLECTED = 3       # ... or at once after this many rebuilds without a collection
 REPO_THEMES = Path(__file__).resolve().parent.parent / "themes"
 PAGE_SUFFIXES = (".html", ".htm")
 CONTENT_FAILED = "内容有误,网站未更新"
@@ -102,6 +103,7 @@ class Preview:
         self.timer: PeriodicCallback | None = None      # what calls poll(), once serving
         self.loop: IOLoop | None = None                 # the IOLoop serving, once serving
         self.pending = None                             # the collection scheduled by collect_later()
+        self.uncollected = 0                            # rebuilds since the last collection
 
     def rebuild(self) -> None:
         start = time.perf_counter()
@@ -138,17 +140,22 @@ class Preview:
 
     def collect_later(self) -> None:
         """collect() once the preview has been quiet for COLLECT_AFTER seconds: a full collection takes
-        0.3 s at 10,000 units, and a save made meanwhile (the next corrected row) would wait for it. Without
-        an IOLoop (tests), now."""
-        if self.loop is None:
-            collect()
-            return
+        0.3 s at 10,000 units, and a save made meanwhile (the next corrected row) would wait for it. But
+        never more than UNCOLLECTED rebuilds in a row go uncollected (an editor saving every second would
+        otherwise never let it run, and each build's leftovers take about 70 MB at 10,000 units). Without an
+        IOLoop (tests), now."""
+        self.uncollected += 1
         if self.pending is not None:
             self.loop.remove_timeout(self.pending)
-        self.pending = self.loop.call_later(COLLECT_AFTER, self._collect)
+            self.pending = None
+        if self.loop is None or self.uncollected >= UNCOLLECTED:
+            self._collect()
+        else:
+            self.pending = self.loop.call_later(COLLECT_AFTER, self._collect)
 
     def _collect(self) -> None:
         self.pending = None
+        self.uncollected = 0
         collect()
 
 

@@ -276,6 +276,12 @@ def test_a_long_preview_frees_each_previous_build(tmp_path, monkeypatch):
         loop.run_sync(lambda: asyncio.sleep(0.3))       # quiet: the scheduled collection runs
         assert preview.pending is None
         assert models[0]() is None and models[1]() is not None
+        # saves in quick succession: collected at the latest after UNCOLLECTED rebuilds, without quiet
+        for k in range(serve_module.UNCOLLECTED):
+            fixes.write_text(fixes.read_text(encoding="utf-8").replace(",复核", f",复核{k}"), encoding="utf-8")
+            preview.poll()
+        assert preview.failure is None and len(models) == 2 + serve_module.UNCOLLECTED
+        assert preview.pending is None and all(model() is None for model in models[:-1]) and models[-1]() is not None
         loop.close()
     finally:
         gc.set_threshold(*before)
