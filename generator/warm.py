@@ -6,11 +6,18 @@ A rebuild in the same process starts from the previous build's work where its in
   are kept when none of the files it is scored from changed: its own folder `results/<round>/`, every
   content file outside `results/` (site.yaml, units.csv, the rulebooks), and the rounds it draws on
   (from_rounds), compared by their bytes. Its result files are then not read again;
+- when a round is scored again (a correction), each of its result files whose bytes did not change is
+  not read again (rounds.read_results, kept packed), and its checked rows are taken as they were when
+  nothing they are checked against changed and no correction names one of its units (results.FileMemo);
 - a round's view (its grouped rows, category averages, item lines and page keys) is kept when its scored
   state is the very one kept and so are the rounds of the year before (a scorecard shows the unit's
-  result of the previous year), with the same options (drafts, profile);
+  result of the previous year), with the same options (drafts, profile). A new view of a round starts
+  from the last one's: the page and data keys of the units whose every input is the same
+  (pagekeys.RoundKeys.carried) and its item lines (pages.SiteModel);
+- the units' search records and the rounds each unit took part in are kept while units.csv, the
+  rulebooks and every round.yaml are the same (`contexts`);
 - the renderer (compiled templates and rendered item rows) is kept while the themes and the generator are
-  the same.
+  the same, and the last manifest written while its file is unchanged (write.read_manifest).
 
 Everything kept is exactly what the rebuild would compute again: tests/test_serve.py checks that a
 rebuild after each kind of edit writes the same site as a fresh build.
