@@ -163,7 +163,7 @@ def _awards(f: Fields, path: str, report: Report) -> tuple[Award, ...]:
 
 def read_results(folder: Path, fshown: str, report: Report, warm=None) -> pd.DataFrame:
     """The round's result files as one frame, a file after another, with each row's file and line. With
-    `warm` (serve), each file's digest is noted by the name rows are reported under (results.FileMemo),
+    `warm` of serve, each file's digest is noted by the name rows are reported under (results.FileMemo),
     and a file whose bytes did not change since it was last read is not read again (Warm.read): a
     correction changes one file of a round, and reading the others took 0.06 s at 10,000 units. It is
     kept packed (each column as codes and distinct values: 60 MB of strings per round at 10,000 units
@@ -173,7 +173,7 @@ def read_results(folder: Path, fshown: str, report: Report, warm=None) -> pd.Dat
                    and p.name not in NOT_RESULTS and not p.name.startswith((".", "~$")))
     for p in files:
         shown = f"{fshown}/{p.name}"
-        if warm is not None:
+        if warm is not None and warm.stored is None:      # serve (kaohe build's Warm does not live on)
             warm.file_digests[shown] = warm.digests.get(p)
             frame = unpack(warm.read(("results", shown), p, shown,
                                      lambda found: pack(read_result_file(p, shown, found)), report))
