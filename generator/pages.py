@@ -340,6 +340,13 @@ class SiteModel:
         return children
 
     def units_index(self) -> list[Page]:
+        """The list of units, keyed on the registry alone (its model is made only if it is rendered: at
+        10,000 units making and pickling it for its fingerprint took 0.025 s of every rebuild)."""
+        units = self.content.units
+        return [Page("units/index.html", "units_index.html", None, "参评单位", "units",
+                     key=digest("units-index", units_state(units.values())), make=self.units_index_page)]
+
+    def units_index_page(self) -> UnitsIndexPage:
         units = self.content.units
         children = self.children()
         groups = defaultdict(list)
@@ -351,8 +358,7 @@ class SiteModel:
             for child in children.get(unit.id, ()):
                 if child.category == unit.category:
                     groups[unit.category].append((unit_card(child), 1))
-        index = UnitsIndexPage(tuple(UnitGroup(c, tuple(members)) for c, members in groups.items()), len(units))
-        return [Page("units/index.html", "units_index.html", index, "参评单位", "units")]
+        return UnitsIndexPage(tuple(UnitGroup(c, tuple(members)) for c, members in groups.items()), len(units))
 
     def unit_pages(self, keeper):
         units = self.content.units

@@ -92,6 +92,7 @@ def test_a_changed_row_rewrites_only_what_changed_and_equals_a_full_build(tmp_pa
     changed = [rel for rel in after if rel not in before or after[rel] != before[rel]]
     assert "rules/2023-t/index.html" in kept and "assets/kaohe.css" in kept
     assert "units/jg-a/index.html" in changed and "results/2023/jg-a/index.html" in changed
+    assert "units/index.html" in changed           # the list of units is keyed on the registry
     full = tmp_path / "full"
     build(content, full, drafts=True, shown="content", search=False)
     assert same_bytes(out, full) == []
