@@ -243,7 +243,9 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
         finally:     # also when a search record fails to render (a theme's search.html): no scratch is left
             if index is not None:
                 index.stop()
-                remove_later(index.scratch, index.count)
+                # the scratch holds the records only when Pagefind was started (a kept index leaves it empty,
+                # and starting a detached rm for it cost a fork of this process)
+                remove_later(index.scratch, index.count if index.proc is not None else 0)
         if pdf:   # Chromium prints the pages as written: a --pdf build always makes a new tree (inplace=False)
             writer.foreign += print_notices(site, writer.root, drafts)
     made: dict = {}            # the data files' rows the processes made (serve)
