@@ -79,6 +79,10 @@ class RoundKeys:
         self._units: list[bytes] | None = None
         self._data: list[bytes] | None = None
         self._carried = self.carried(before) if before is not None else None
+        # which units' keys were carried (their summaries are the same too: pages.SiteModel.unit_page_keys);
+        # False when none could be
+        self.kept_units = np.array([key is not None for key in self._carried], dtype=bool) \
+            if self._carried is not None else False
         # a unit whose page key is carried has the same data key too (made from a subset of the same values)
         self._carried_data = [before._data[u] if key is not None else None for u, key in enumerate(self._carried)] \
             if self._carried is not None and before._data is not None else None
@@ -90,6 +94,7 @@ class RoundKeys:
         keys.view, keys.view_key, keys._units = view, view_key, units
         keys.categories, keys.kids, keys.matrix, keys._data = {}, None, None, None
         keys._carried = keys._carried_data = None
+        keys.kept_units = False
         return keys
 
     def category(self, category: str, b: int) -> bytes:

@@ -64,6 +64,9 @@ class SiteModel:
                 view.history = self.previous
                 kept.add(rid)
             self.views[rid] = view
+        self.kept_views = kept                    # rounds whose view is the last build's (serve)
+        self.serve = warm if warm is not None and warm.stored is None else None
+        self.unit_keys: dict | None = None         # unit id -> its unit page's key, when computed in prepare()
         if warm is not None:
             warm.views = {rid: (view, self.year_before(rid)) for rid, view in self.views.items()}
             if warm.stored is not None:
@@ -242,12 +245,44 @@ class SiteModel:
     def prepare(self, helper: bool = False) -> None:
         """Compute every current view's unit keys once, in the parent, for all workers to share (and, under
         serve, for the next rebuild: a kept view keeps its keys). With `helper` and many keys to compute, a
-        forked process computes every other unit's key meanwhile (pagekeys.compute_units)."""
+        forked process computes every other unit's key meanwhile (pagekeys.compute_units). Under serve, the
+        unit pages' keys too (unit_page_keys)."""
         todo = [keys for keys in map(self.keys, self.views.values()) if not keys.ready()]
         for keys in todo:
             if keys._carried_data is not None:    # serve: the data keys too, once for every process
                 keys.data()
         compute_units(todo, helper)
+        if self.serve is not None:
+            self.unit_keys = self.unit_page_keys(self.serve)
+
+    def unit_page_keys(self, warm) -> dict:
+        """unit id -> the key of its unit page, for every unit (serve). A unit's key from the last build is
+        taken when the registry and the rounds each unit took part in are the very objects it was made
+        from (warm.read, rounds_taken) and, in every round the unit took part in, the view is the last
+        build's or the unit's scorecard key was carried (its summary is then the same: RoundKeys.carried)."""
+        units, taken = self.content.units, self.taken
+        before = warm.unit_keys
+        same = before is not None and before[0] is units and before[1] is taken
+        kept = {rid: None if rid in self.kept_views else self.keys(view).kept_units
+                for rid, view in self.views.items()}
+        out = {}
+        children = self.children()
+        for unit in units.values():
+            if same and all(rid in kept and (kept[rid] is None or (kept[rid] is not False and kept[rid][u]))
+                            for rid, u in taken.get(unit.id, ())):
+                out[unit.id] = before[2][unit.id]
+            else:
+                out[unit.id] = self.unit_page_key(unit, children)
+        warm.unit_keys = (units, taken, out)
+        return out
+
+    def unit_page_key(self, unit, children) -> bytes:
+        """What a unit page shows: the unit, its parent and children, and its summary in each round."""
+        units = self.content.units
+        parent = units.get(unit.parent_id) if unit.parent_id else None
+        return digest(UNIT_STATE(unit), parent and UNIT_STATE(parent), units_state(children.get(unit.id, ())),
+                      [(self.keys(self.views[rid]).view_key, self.keys(self.views[rid]).summary(u))
+                       for rid, u in self.taken.get(unit.id, ())])
 
     def scorecards(self, keeper, view: RoundView, draft: bool, superseded: Link | None = None):
         keys = self.keys(view)
@@ -366,12 +401,10 @@ class SiteModel:
         group = keeper.group("unit.html", "units")
         k, n = self.shard
         share = list(units.values())[k::n]        # this process's share (see scorecards())
-        keys = []
-        for unit in share:
-            parent = units.get(unit.parent_id) if unit.parent_id else None
-            keys.append(digest(UNIT_STATE(unit), parent and UNIT_STATE(parent), units_state(children.get(unit.id, ())),
-                               [(self.keys(self.views[rid]).view_key, self.keys(self.views[rid]).summary(u))
-                                for rid, u in self.taken.get(unit.id, ())]))
+        if self.unit_keys is not None:
+            keys = [self.unit_keys[unit.id] for unit in share]
+        else:
+            keys = [self.unit_page_key(unit, children) for unit in share]
         paths = [f"units/{unit.id}/index.html" for unit in share]
         titles = [unit.name for unit in share]
         for unit, path, key, source in zip(share, paths, keys, keeper.keep(group, paths, titles, keys)):

@@ -60,6 +60,7 @@ class Warm:
     file_digests: dict = field(default_factory=dict)   # result file (as named in messages) -> SHA-256
     records: dict = field(default_factory=dict)    # the search records of the last build (records.kept_records)
     taken: tuple = (None, None)                    # (signature, the rounds each unit took part in): SiteModel
+    unit_keys: tuple | None = None                 # (units, taken, unit id -> unit page key): SiteModel
 
     def begin(self, content_dir: Path, options: tuple, digests: dict | None = None, stored=None) -> None:
         """Before a build: digest every round's own inputs and decide which rounds are kept. `digests`:

@@ -57,6 +57,20 @@ def keys_are_fresh(warm) -> None:
             assert view.keys.data() == fresh.data()
 
 
+def unit_keys_are_fresh(warm, content) -> None:
+    """The unit pages' keys a serve rebuild took from the build before (pages.SiteModel.unit_page_keys)
+    are those a fresh site model computes."""
+    from generator.build import check, published_rounds
+    from generator.pages import SiteModel
+    from generator.revisions import plan_round
+    site = check(content, "content")
+    config = site.content.config
+    model = SiteModel(site, {rid: plan_round(rid, site, True) for rid in published_rounds(site, True)},
+                      config.internal if config.profile == "public" else ())
+    children = model.children()
+    assert warm.unit_keys[2] == {unit.id: model.unit_page_key(unit, children) for unit in site.content.units.values()}
+
+
 def manifest_is_true(out) -> None:
     """The manifest records every file of the site with the SHA-256 of its bytes, the search bundles
     included (hashed by the process that ran Pagefind): later builds trust it to decide what to rewrite."""
@@ -158,6 +172,7 @@ def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, mode, edits):
         build(content, out, drafts=True, shown="content", search=False, warm=warm)
         if warm is not None:
             keys_are_fresh(warm)
+            unit_keys_are_fresh(warm, content)
     full = root / "full"
     build_site(content, full, drafts=True, shown="content", search=False)
     assert same_bytes(out, full) == []
@@ -453,6 +468,7 @@ def test_serve_rechecks_only_the_result_files_that_changed(tmp_path, monkeypatch
         made = sorted(checked)
         computed[:] = [len(keyed)]
         keys_are_fresh(warm)
+        unit_keys_are_fresh(warm, content)
         fresh = check(content, "content")
         assert warm.rounds["bench-2022"].states[len(fresh.content.corrections["bench-2022"])].rows.equals(
             fresh.scores["bench-2022"].rows)
