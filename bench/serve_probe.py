@@ -1,9 +1,10 @@
 """One timed correction under `kaohe serve` (bench/run.py, scenario serve-correction).
 
 Flips one result value of the served content (as setup_correction does for build-correction), then waits
-until the running `kaohe serve` has rebuilt the site: its manifest, written last, is a new file. The wall
-time of this script is the time from saving the file to the corrected site being in place, including the
-wait for serve's next look at the files (every 250 ms). It imports nothing heavy (bench/run.py's flip and the
+until the running `kaohe serve` has rebuilt the site: its manifest, written last, is a new file and the
+in-place update is over (no `.kaohe-updating`). The wall time of this script is the time from saving the
+file to the corrected site being in place, including the wait for serve's next look at the files (every
+50 ms, serve.POLL_MS). It imports nothing heavy (bench/run.py's flip and the
 standard library), so its own start-up is a few tens of milliseconds.
 
     python bench/serve_probe.py STATE.json CONTENT OUTPUT [SERVE_LOG]
@@ -21,6 +22,7 @@ from pathlib import Path
 from run import flip     # bench/run.py, beside this script (it imports only the standard library)
 
 MANIFEST = ".kaohe-manifest.json"
+BUSY = ".kaohe-updating"      # write.BUSY: present while kaohe updates the site in place
 TIMEOUT = 300.0
 
 
@@ -40,7 +42,9 @@ def main(state_path: str, content: str, output: str, log: str | None = None) -> 
     start = time.perf_counter()
     while time.perf_counter() - start < TIMEOUT:
         now = stamp(manifest)
-        if now is not None and now != before:
+        # a new manifest, and the update over (the manifest is written last, but at 100,000 units writing
+        # its 90 MB takes a while: the file is there before it is whole)
+        if now is not None and now != before and not (Path(output) / BUSY).exists():
             took = time.perf_counter() - start
             said = ""
             if log:

@@ -42,6 +42,7 @@ POLL_MS = 50      # how often the watched files are compared (at most): a rebuil
 POLL_SHARE = 20   # ... but never more often than every 20 times a comparison takes (5% of a core when idle)
 COLLECT_AFTER = 1.0   # seconds of quiet after a rebuild before the previous build's objects are collected
 UNCOLLECTED = 3       # ... or at once after this many rebuilds without a collection
+COLLECT_NOW_UNITS = 20_000   # ... or at once after every rebuild of a site of more units
 REPO_THEMES = Path(__file__).resolve().parent.parent / "themes"
 PAGE_SUFFIXES = (".html", ".htm")
 CONTENT_FAILED = "内容有误,网站未更新"
@@ -106,6 +107,7 @@ class Preview:
         self.loop: IOLoop | None = None                 # the IOLoop serving, once serving
         self.pending = None                             # the collection scheduled by collect_later()
         self.uncollected = 0                            # rebuilds since the last collection
+        self.units = 0                                  # units of the last site built
 
     def rebuild(self) -> None:
         start = time.perf_counter()
@@ -121,6 +123,7 @@ class Preview:
             self.failure = None
             if site is None:            # nothing that the site is made from changed
                 return
+            self.units = len(site.content.units)
             for line in site.report.lines():
                 print(line, file=sys.stderr)
             print(f"已生成 {site.files} 个文件,其中 {site.pages - site.kept} 个页面重新生成,"
@@ -144,13 +147,14 @@ class Preview:
         """collect() once the preview has been quiet for COLLECT_AFTER seconds: a full collection takes
         0.3 s at 10,000 units, and a save made meanwhile (the next corrected row) would wait for it. But
         never more than UNCOLLECTED rebuilds in a row go uncollected (an editor saving every second would
-        otherwise never let it run, and each build's leftovers take about 70 MB at 10,000 units). Without an
-        IOLoop (tests), now."""
+        otherwise never let it run, and each build's leftovers take about 70 MB at 10,000 units), and on a
+        site of more than COLLECT_NOW_UNITS units always now (at 100,000 units two builds' leftovers took
+        serve past 4 GB, and a rebuild takes seconds there anyway). Without an IOLoop (tests), now."""
         self.uncollected += 1
         if self.pending is not None:
             self.loop.remove_timeout(self.pending)
             self.pending = None
-        if self.loop is None or self.uncollected >= UNCOLLECTED:
+        if self.loop is None or self.uncollected >= UNCOLLECTED or self.units > COLLECT_NOW_UNITS:
             self._collect()
         else:
             self.pending = self.loop.call_later(COLLECT_AFTER, self._collect)

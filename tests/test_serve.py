@@ -282,6 +282,11 @@ def test_a_long_preview_frees_each_previous_build(tmp_path, monkeypatch):
             preview.poll()
         assert preview.failure is None and len(models) == 2 + serve_module.UNCOLLECTED
         assert preview.pending is None and all(model() is None for model in models[:-1]) and models[-1]() is not None
+        # a large site (here: more than one unit) is collected after every rebuild
+        monkeypatch.setattr(serve_module, "COLLECT_NOW_UNITS", 1)
+        fixes.write_text(fixes.read_text(encoding="utf-8").replace(",复核", ",复核再"), encoding="utf-8")
+        preview.poll()
+        assert preview.pending is None and all(model() is None for model in models[:-1]) and models[-1]() is not None
         loop.close()
     finally:
         gc.set_threshold(*before)
