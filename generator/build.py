@@ -208,18 +208,15 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
         index = None
         try:
             if search:   # Pagefind indexes the search records in the background while the pages are rendered
-                dumped = None
-                if warm is not None and warm.stored is None:     # serve: the unit records of the last build
-                    model = site.model
-                    signature = (tuple(model.round_ids), tuple(warm.contexts.get(r) for r in model.round_ids),
-                                 model.internal)
-                    records, dumped = kept_records(model, warm.records, signature)
+                model, dumped = site.model, None
+                if model.serve is not None:      # serve: the unit records of the last build
+                    records, dumped = kept_records(model, model.serve.records, (model.rounds_read, model.internal))
                 else:
-                    records = list(search_records(site.model))
+                    records = list(search_records(model))
                 index = SearchIndex(records, renderer.render_record, renderer.salt,
                                     scratch_folder(output, len(records)), writer.folder, dumped)
-                if warm is not None and warm.stored is None:
-                    warm.records["dumped"] = index.dumped
+                if model.serve is not None:
+                    model.serve.records["dumped"] = index.dumped
                 writer.notes["search"] = index.key
                 if not index.start(writer.old_notes.get("search")):
                     site.search_kept = all([writer.keep_tree(name + "/") for name in index.names])

@@ -22,6 +22,7 @@ from .pagekeys import UNIT_STATE, RoundKeys, compute_units, digest, units_state
 from .searchindex import bundle_names
 from .revisions import correction_line, corrections_page, revision_status
 from .scorecards import RoundView, status_of, unit_card
+from .warm import serving
 
 HOME_ROUNDS = 6
 
@@ -39,8 +40,13 @@ class SiteModel:
         self.shard = (0, 1)      # (k, n): this process renders the k-th of n shares of the per-unit pages
         self.content = site.content
         self.plans = plans
+        self.serve = serving(warm)                # the Warm of kaohe serve, or None
         self.internal = public_internal
         self.round_ids = sorted(plans, key=lambda r: (self.content.rounds[r].year, r))
+        # under serve: the rounds built and what each one's participants are read from (units.csv, the
+        # rulebooks, its round.yaml: warm.contexts); what is derived from these alone is kept while they are
+        self.rounds_read = (tuple(self.round_ids), tuple(self.serve.contexts.get(r) for r in self.round_ids)) \
+            if self.serve is not None else None
         sub = {s for r in self.round_ids for s in self.content.rounds[r].from_rounds}
         self.sub_rounds = sub
         self.views = {}
@@ -65,13 +71,12 @@ class SiteModel:
                 kept.add(rid)
             self.views[rid] = view
         self.kept_views = kept                    # rounds whose view is the last build's (serve)
-        self.serve = warm if warm is not None and warm.stored is None else None
         self.unit_keys: dict | None = None         # unit id -> its unit page's key, when computed in prepare()
         if warm is not None:
             warm.views = {rid: (view, self.year_before(rid)) for rid, view in self.views.items()}
             if warm.stored is not None:
                 self.stored_keys(warm, kept)
-        self.taken = self.rounds_taken(warm)     # unit id -> [(round id, u)]
+        self.taken = self.rounds_taken()          # unit id -> [(round id, u)]
         books = self.content.rulebooks
         self.superseded_by = {b.supersedes: b.id for b in books.values() if b.supersedes in books}
 
@@ -86,21 +91,18 @@ class SiteModel:
             return None
         return view
 
-    def rounds_taken(self, warm) -> dict:
+    def rounds_taken(self) -> dict:
         """unit id -> [(round id, its position in the round)], for every unit that took part in a round.
-        Under serve, the last build's while the rounds and what their participants are read from (units.csv,
-        the rulebooks, each round.yaml: warm.contexts) are the same (30,000 appends at 10,000 units)."""
-        signature = None
-        if warm is not None and warm.stored is None:
-            signature = (tuple(self.round_ids), tuple(warm.contexts.get(r) for r in self.round_ids))
-            if warm.taken[0] == signature:
-                return warm.taken[1]
+        Under serve, the last build's while `rounds_read` is the same (30,000 appends at 10,000 units)."""
+        warm = self.serve
+        if warm is not None and warm.taken[0] == self.rounds_read:
+            return warm.taken[1]
         taken = defaultdict(list)
         for rid in self.round_ids:
             for u, unit in enumerate(self.plans[rid].score.layout.units):
                 taken[unit.id].append((rid, u))
-        if signature is not None:
-            warm.taken = (signature, taken)
+        if warm is not None:
+            warm.taken = (self.rounds_read, taken)
         return taken
 
     def keys_before(self, rid: str, warm, kept: set):

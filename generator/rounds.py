@@ -12,6 +12,7 @@ from .errors import ContentError, Report
 from .numbers import plain
 from .schema import Fields, check_number
 from .tables import LINE, read_table
+from .warm import serving
 from .yamlio import load_yaml, read_text
 
 STATUSES = ("draft", "公示", "published")
@@ -173,7 +174,7 @@ def read_results(folder: Path, fshown: str, report: Report, warm=None) -> pd.Dat
                    and p.name not in NOT_RESULTS and not p.name.startswith((".", "~$")))
     for p in files:
         shown = f"{fshown}/{p.name}"
-        if warm is not None and warm.stored is None:      # serve (kaohe build's Warm does not live on)
+        if serving(warm) is not None:
             warm.file_digests[shown] = warm.digests.get(p)
             frame = unpack(warm.read(("results", shown), p, shown,
                                      lambda found: pack(read_result_file(p, shown, found)), report))

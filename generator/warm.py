@@ -100,7 +100,7 @@ class Warm:
         """For score_round under serve: a function of the round's layout giving what check_rows keeps of
         each result file (results.FileMemo), or None for kaohe build, whose Warm does not live on, and
         for rounds of more than CHECKED_UNITS units."""
-        if self.stored is not None:
+        if serving(self) is None:
             return None
         from .results import FileMemo
 
@@ -151,6 +151,13 @@ class Warm:
             del self.data_rows[space]
         for rid in [r for r in self.checked if r not in self.keys]:
             del self.checked[rid]
+
+
+def serving(warm: Warm | None) -> Warm | None:
+    """`warm` when it lives on to the next build (kaohe serve); None for no Warm, or for kaohe build's,
+    which is filled from its cache (`stored`) and dropped after the build: what only a next build in the
+    same process could use is not kept in it."""
+    return warm if warm is not None and warm.stored is None else None
 
 
 def own_keys(content_dir: Path, digests: dict) -> tuple[dict[str, bytes], dict[str, bytes]]:
