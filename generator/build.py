@@ -182,9 +182,9 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     if unchanged(output, inputs):
         return None                          # built from exactly these inputs, and whole: nothing to do
     stored = None
-    if warm is None and cache is not None:
+    if cache is not None:           # kaohe build: a fresh Warm (kept by a resident process, resident.py)
         from .cache import RoundCache, code_digest
-        warm = Warm()
+        warm = Warm() if warm is None else warm
         stored = RoundCache(cache, code_digest(digests, Path(__file__).parent), shown)
     if warm is not None:
         warm.begin(content_dir, (shown, drafts, profile, pdf), digests, stored)

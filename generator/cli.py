@@ -58,24 +58,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help()
         return 2
+    return _reporting(lambda: _command(args))
+
+
+def _command(args) -> int:
+    if args.command == "check":
+        return _check(args)
+    if args.command == "build":
+        return _build(args)
+    if args.command == "serve":
+        from .serve import serve
+        serve(Path(args.content), Path(args.output), port=args.port, shown=args.content, open_browser=args.open)
+        return 0
+    if args.command == "publish":
+        from .publish import publish
+        print(publish(Path(args.content), args.round, provisional=args.provisional, until=args.until,
+                      date=args.date, shown=args.content), flush=True)
+        return 0
+    if args.command == "new":
+        from .scaffold import new
+        print(new(Path(args.content), args.what, args.id), flush=True)
+        return 0
+    return 0
+
+
+def _reporting(run) -> int:
+    """run() -> exit code, with content problems printed (exit 1) rather than raised."""
     try:
-        if args.command == "check":
-            return _check(args)
-        if args.command == "build":
-            return _build(args)
-        if args.command == "serve":
-            from .serve import serve
-            serve(Path(args.content), Path(args.output), port=args.port, shown=args.content, open_browser=args.open)
-            return 0
-        if args.command == "publish":
-            from .publish import publish
-            print(publish(Path(args.content), args.round, provisional=args.provisional, until=args.until,
-                          date=args.date, shown=args.content), flush=True)
-            return 0
-        if args.command == "new":
-            from .scaffold import new
-            print(new(Path(args.content), args.what, args.id), flush=True)
-            return 0
+        return run()
     except ContentError as exc:
         _print_problems(exc.report.lines())
         errors = len(exc.report.errors)
@@ -84,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("已中断;输出文件夹保持原样。", file=sys.stderr, flush=True)
         return 130
-    return 0
 
 
 def _date(text: str):
@@ -115,17 +124,38 @@ def _check(args) -> int:
 
 
 def _build(args) -> int:
-    from .build import build, published_rounds
+    """A build in this process, or by the resident process of these folders (resident.py), which keeps what
+    the previous build computed: start-up and a cold start are then skipped."""
+    from . import resident
+    mode = resident.setting() if resident.possible(args) else "off"
+    if mode != "off":
+        code = resident.ask(args)
+        if code is not None:
+            return code
+    elif resident.possible(args):
+        resident.stop(args)         # KAOHE_RESIDENT=off: no resident process for these folders any more
     from .cache import cache_folder
+    from .warm import Warm
+    warm = Warm() if mode != "off" else None
+    code, units = _build_here(args, warm, cache_folder(Path(args.content)))
+    if warm is not None and units is not None and resident.wanted(units):
+        pid = resident.start(args, lambda again: _reporting(lambda: _build_here(again, warm, None)[0]))
+        if pid is not None:
+            print(resident.started_message(pid), file=sys.stderr, flush=True)
+    return code
+
+
+def _build_here(args, warm, cache) -> tuple[int, int | None]:
+    """(exit code, units of the site built or None when nothing needed building)."""
+    from .build import build, published_rounds
     start = time.perf_counter()
     progress = Progress() if sys.stderr.isatty() else None
     site = build(Path(args.content), Path(args.output), drafts=args.drafts, profile=args.profile,
-                 shown=args.content, log=_log(args), progress=progress, pdf=args.pdf,
-                 cache=cache_folder(Path(args.content)))
+                 shown=args.content, log=_log(args), progress=progress, pdf=args.pdf, warm=warm, cache=cache)
     if site is None:
         print(f"内容、主题和选项都没有变化,{args.output}/ 已是最新,未改写任何文件"
               f"(用时 {time.perf_counter() - start:.1f} 秒)。", flush=True)
-        return 0
+        return 0, None
     if progress:
         progress.done()
     _print_problems(site.report.lines())
@@ -138,7 +168,7 @@ def _build(args) -> int:
     seconds = time.perf_counter() - start
     print(f"已生成 {args.output}/:{site.pages} 个页面,{len(site.content.units)} 个单位,{len(rounds)} 个轮次"
           f"({units} 个单位次){extra},用时 {seconds:.1f} 秒({site.pages / max(seconds, 1e-9):.0f} 页/秒)。", flush=True)
-    return 0
+    return 0, len(site.content.units)
 
 
 class Progress:

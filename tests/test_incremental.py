@@ -59,7 +59,9 @@ def keys_are_fresh(warm) -> None:
 
 def unit_keys_are_fresh(warm, content) -> None:
     """The unit pages' keys a serve rebuild took from the build before (pages.SiteModel.unit_page_keys)
-    are those a fresh site model computes."""
+    are those a fresh site model computes (when it keeps any: a kaohe build's Warm starts without them)."""
+    if warm.unit_keys is None:
+        return
     from generator.build import check, published_rounds
     from generator.pages import SiteModel
     from generator.revisions import plan_round
@@ -117,23 +119,26 @@ EDITS = st.lists(st.sampled_from(["rename", "note", "title", "theme", "correctio
                  min_size=1, max_size=4)
 
 
-@pytest.mark.parametrize("mode", ["build", "serve", "cache"])
+@pytest.mark.parametrize("mode", ["build", "serve", "cache", "resident"])
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(edits=EDITS)
 def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, mode, edits):
     """Random edits, each followed by a rebuild over the previous output: the result equals a full build.
     serve: the rebuilds share a Warm, as `kaohe serve`'s do (rounds, views and templates kept); cache: they
-    take rounds and page keys from the cache of earlier builds, as `kaohe build`'s do (cache.py)."""
+    take rounds and page keys from the cache of earlier builds, as `kaohe build`'s do (cache.py); resident:
+    the first build uses the cache, the rebuilds keep its Warm, as a resident process does (resident.py)."""
     root = tmp_path_factory.mktemp("inc")
     content = root / "content"
     shutil.copytree(GOLDEN, content)
     out = root / "output"
-    warm = Warm() if mode == "serve" else None
-    cache = root / "cache" if mode == "cache" else None
+    warm = Warm() if mode in ("serve", "resident") else None
+    cache = root / "cache" if mode in ("cache", "resident") else None
+    build_site(content, out, drafts=True, shown="content", search=False, warm=warm, cache=cache)
+    if mode == "resident":
+        cache = None
 
     def build(*args, **kwargs):
         return build_site(*args, cache=cache, **kwargs)
-    build(content, out, drafts=True, shown="content", search=False, warm=warm)
     for i, edit in enumerate(edits):
         if edit == "rename":
             p = content / "units.csv"
