@@ -17,7 +17,10 @@ Scenarios besides check and build-cold:
   changed back on the next repetition), then kaohe build over that copy's existing output, with the
   cache of scored rounds that the earlier builds left (bench/work/cache, generator/cache.py: the copy
   is built, then corrected once, untimed, since a first build writes no cache); build-cold clears that
-  cache for its content before each run;
+  cache for its content before each run. At 1,000-20,000 units the first of those builds leaves a
+  resident process (generator/resident.py) and the timed builds are answered by it, as a user's are;
+  every other kaohe run here has KAOHE_RESIDENT=off (a cold build must be one);
+- build-deduction: the same, for one more deduction of one unit (the value serve-deduction flips);
 - serve-correction: the same change under a running `kaohe serve` (started once per size on its own
   copy, not timed); bench/serve_probe.py flips the value and waits until the site is rebuilt;
 - serve-deduction: the same, for one more deduction of one unit (moves no shown category average);
@@ -139,9 +142,21 @@ def remove_output(ctx: Ctx) -> None:
         remove(folder)
 
 
-def build_untimed(content: Path, output: Path) -> None:
+RESIDENT_OFF = {"KAOHE_RESIDENT": "off"}    # no resident process (generator/resident.py): a build of its own
+RESIDENT_AUTO = {"KAOHE_RESIDENT": None}    # kaohe build's default: a resident process for 1,000-20,000 units
+
+
+def environment(changes: dict) -> dict:
+    """os.environ with `changes` (None: the variable removed)."""
+    env = {k: v for k, v in os.environ.items() if k not in changes}
+    env.update({k: v for k, v in changes.items() if v is not None})
+    return env
+
+
+def build_untimed(content: Path, output: Path, env: dict = RESIDENT_OFF) -> None:
     subprocess.run([*kaohe(), "build", "--content", str(content), "--output", str(output), "--drafts"],
-                   cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+                   cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=environment(env))
 
 
 def ensure_output(ctx: Ctx) -> None:
@@ -158,15 +173,18 @@ def ensure_current(ctx: Ctx) -> None:
 CORRECTION_REF = "A5"      # a tiers item every unit has a value for (attendance, 50–100)
 
 
-def setup_correction(ctx: Ctx) -> None:
+def setup_correction(ctx: Ctx, state_name: str = "state.json") -> None:
     """Keep a copy of the content with a built output; flip one result value of the last round.
 
     The copy (bench/work/<N>/correction/) is made and built once (not timed); each repetition then
     toggles the value of the first CORRECTION_REF row of the last round's first results CSV between
-    its original and 60, so every timed build runs over an output that is exactly one change old.
+    its original and 60 (build-deduction: the value state-deduction.json names, flip_state), so every
+    timed build runs over an output that is exactly one change old. These builds run as a user's do: at
+    1,000-20,000 units the first leaves a resident process (generator/resident.py), and the untimed
+    correction after it is the first that process makes, so the timed runs are the ones after that.
     """
     base = ctx.correction
-    content, output, state_path = base / "content", base / "output", base / "state.json"
+    content, output, state_path = base / "content", base / "output", base / state_name
     # the copy's output must come from this version of kaohe, or the first timed run renders everything
     code = hashlib.sha256(b"".join(f.read_bytes() for f in sorted([*(REPO / "generator").glob("*.py"),
                                                                       *(REPO / "themes").rglob("*.*")]))).hexdigest()
@@ -174,15 +192,35 @@ def setup_correction(ctx: Ctx) -> None:
     state = json.loads(state_path.read_text("utf-8")) if state_path.is_file() else {}
     if state.get("workload") != stamp or not content.is_dir() or not output.is_dir():
         shutil.rmtree(base, ignore_errors=True)
+        stop_resident(ctx)
+        shutil.rmtree(base, ignore_errors=True)
         shutil.copytree(ctx.content, content)
-        build_untimed(content, output)
-        state = flip_state(content, stamp)
-        state_path.write_text(json.dumps(state, ensure_ascii=False), "utf-8")
+        build_untimed(content, output, RESIDENT_AUTO)
+        for name, deduction in (("state.json", False), ("state-deduction.json", True)):
+            (base / name).write_text(json.dumps(flip_state(content, stamp, deduction), ensure_ascii=False), "utf-8")
+        state = json.loads(state_path.read_text("utf-8"))
         # and one correction, not timed: a first build writes no cache (generator/cache.py), the first
         # build after a change does; the timed runs are the corrections after that, as during 公示
         flip(content, state)
-        build_untimed(content, output)
+        build_untimed(content, output, RESIDENT_AUTO)
     flip(content, state)
+
+
+def setup_deduction(ctx: Ctx) -> None:
+    setup_correction(ctx, "state-deduction.json")
+
+
+def stop_resident(ctx: Ctx) -> None:
+    """Stop the resident process of the correction copy, printing its peak memory (what it keeps)."""
+    from argparse import Namespace
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from generator import resident        # standard library only
+    base = ctx.correction
+    said = resident.stop(Namespace(content=str(base / "content"), output=str(base / "output"), pdf=False))
+    if said:
+        print(f"[{ctx.size}] kaohe build 后台进程峰值内存 {said['peak_kib'] / 1024:.0f} MiB"
+              f"({said['builds']} 次生成)", flush=True)
 
 
 def flip(content: Path, state: dict) -> list[str]:
@@ -303,6 +341,7 @@ class Scenario:
     setup: Callable[[Ctx], None] = lambda ctx: None
     pages: Callable | None = None     # (ctx, run) -> (pages written, self-reported pages/s), after the run
     needs: str | None = None          # a command that must be on PATH, else the scenario is skipped
+    env: dict = field(default_factory=lambda: dict(RESIDENT_OFF))   # environment changes for the timed run
 
 
 SCENARIOS = [
@@ -324,10 +363,17 @@ SCENARIOS = [
     Scenario("build-warm", "kaohe build over the output of a previous build (nothing changed)",
              lambda c: [*kaohe(), "build", "--content", str(c.content), "--output", str(c.output), "--drafts", "-v"],
              setup=ensure_current, pages=kaohe_pages),
-    Scenario("build-correction", "kaohe build over the previous output after one result value changed",
+    Scenario("build-correction", "kaohe build over the previous output after one result value changed (the "
+             "value serve-correction flips; at 1,000-20,000 units answered by the resident process the earlier "
+             "builds left, generator/resident.py: memory is the asking process's, the resident process's peak "
+             "is printed when it is stopped)",
              lambda c: [*kaohe(), "build", "--content", str(c.correction / "content"),
                         "--output", str(c.correction / "output"), "--drafts", "-v"],
-             setup=setup_correction, pages=kaohe_pages),
+             setup=setup_correction, pages=kaohe_pages, env=dict(RESIDENT_AUTO)),
+    Scenario("build-deduction", "as build-correction, for the one more deduction of serve-deduction",
+             lambda c: [*kaohe(), "build", "--content", str(c.correction / "content"),
+                        "--output", str(c.correction / "output"), "--drafts", "-v"],
+             setup=setup_deduction, pages=kaohe_pages, env=dict(RESIDENT_AUTO)),
     Scenario("hugo", "Hugo building the same scorecard and round-index pages (from kaohe's data files)",
              lambda c: ["hugo", "--quiet", "--destination", str(c.hugo_public), "--source", str(c.hugo_site)],
              setup=setup_hugo, pages=hugo_pages, needs="hugo"),
@@ -363,7 +409,7 @@ class Result:
 STEP_RE = re.compile(r"^\s+(\S.*?): ([0-9.]+) 秒\s*$")
 
 
-def measure(argv: list[str], log_base: Path) -> Run:
+def measure(argv: list[str], log_base: Path, env: dict | None = None) -> Run:
     log_base.parent.mkdir(parents=True, exist_ok=True)
     out_path, err_path = log_base.with_suffix(".stdout"), log_base.with_suffix(".stderr")
     # the previous run's files may still be in the page cache, waiting to be written back: that writeback
@@ -371,7 +417,8 @@ def measure(argv: list[str], log_base: Path) -> Run:
     os.sync()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                env=environment(env or {}))
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)   # reaped by wait4, tell Popen
@@ -591,7 +638,7 @@ def measure_all(sizes: list[int], scenarios: list, args, results: list, gen_time
         for rep in range(args.repeat):
             for res in batch:
                 res.scenario.setup(ctx)
-                run = measure(res.scenario.argv(ctx), ctx.logs / f"{res.scenario.name}-{rep + 1}")
+                run = measure(res.scenario.argv(ctx), ctx.logs / f"{res.scenario.name}-{rep + 1}", res.scenario.env)
                 if run.code == 0 and res.scenario.pages:
                     run.pages, run.rate = res.scenario.pages(ctx, run)
                 res.runs.append(run)
@@ -601,6 +648,7 @@ def measure_all(sizes: list[int], scenarios: list, args, results: list, gen_time
                 if run.code != 0:
                     print("\n".join(run.stderr.strip().splitlines()[-15:]), file=sys.stderr, flush=True)
         results += batch
+        stop_resident(ctx)
 
 
 def save_report(results: list, cmdline: str, gen_times: dict, replace: bool) -> int:

@@ -58,10 +58,11 @@ def possible(args) -> bool:
 
 
 def address(args) -> str:
-    """The abstract socket's name: one resident process per user, content folder, output folder and code."""
+    """The abstract socket's name: one resident process per user, content folder, output folder, Python
+    environment (sys.prefix: a venv's `python` and `python3` are the same) and generator code."""
     h = hashlib.sha256()
     for part in (str(os.getuid()), os.path.realpath(args.content), os.path.realpath(args.output),
-                 sys.executable, sys.version, code_signature(PACKAGE)):
+                 sys.prefix, sys.version, str(PACKAGE), code_signature(PACKAGE)):
         h.update(part.encode("utf-8", "surrogateescape") + b"\0")
     return "\0kaohe-build-" + h.hexdigest()[:40]
 
