@@ -203,6 +203,10 @@ def setup_correction(ctx: Ctx, state_name: str = "state.json") -> None:
         # build after a change does; the timed runs are the corrections after that, as during 公示
         flip(content, state)
         build_untimed(content, output, RESIDENT_AUTO)
+    elif ctx.size <= resident_of(ctx).MAX_UNITS and not resident_of(ctx).running(correction_folders(ctx)):
+        for _ in range(2):      # as above: a build that leaves a resident process, then its first build
+            flip(content, state)
+            build_untimed(content, output, RESIDENT_AUTO)
     flip(content, state)
 
 
@@ -210,14 +214,21 @@ def setup_deduction(ctx: Ctx) -> None:
     setup_correction(ctx, "state-deduction.json")
 
 
-def stop_resident(ctx: Ctx) -> None:
-    """Stop the resident process of the correction copy, printing its peak memory (what it keeps)."""
-    from argparse import Namespace
+def resident_of(ctx: Ctx):
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     from generator import resident        # standard library only
-    base = ctx.correction
-    said = resident.stop(Namespace(content=str(base / "content"), output=str(base / "output"), pdf=False))
+    return resident
+
+
+def correction_folders(ctx: Ctx):
+    from argparse import Namespace
+    return Namespace(content=str(ctx.correction / "content"), output=str(ctx.correction / "output"), pdf=False)
+
+
+def stop_resident(ctx: Ctx) -> None:
+    """Stop the resident process of the correction copy, printing its peak memory (what it keeps)."""
+    said = resident_of(ctx).stop(correction_folders(ctx))
     if said:
         print(f"[{ctx.size}] kaohe build 后台进程峰值内存 {said['peak_kib'] / 1024:.0f} MiB"
               f"({said['builds']} 次生成)", flush=True)

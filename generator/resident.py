@@ -128,6 +128,14 @@ def _connect(args) -> socket.socket | None:
     return sock
 
 
+def running(args) -> bool:
+    """Whether a resident process of these folders answers (it is not asked anything)."""
+    sock = _connect(args)
+    if sock is not None:
+        sock.close()
+    return sock is not None
+
+
 def ask(args) -> int | None:
     """Have the resident process of these folders run this build: its exit code, or None when there is no
     resident process (or it did not answer), and the build is to run here."""
