@@ -78,7 +78,8 @@ def unchanged(output: Path, inputs: str) -> bool:
     manifest = read_manifest(output)
     if manifest.get("inputs") != inputs:
         return False
-    return all((output / rel).is_file() for rel in manifest.get("files", {}))
+    root, isfile = str(output), os.path.isfile      # strings: 40,000 pathlib joins cost 0.2 s at 10,000 units
+    return all([isfile(safe_path(root, rel)) for rel in manifest.get("files", {})])
 
 
 class Files:
