@@ -70,6 +70,7 @@ def write_pages(model, renderer, files, workers: int, progress=None, tasks=()) -
 def _child(model, renderer, files, k, n, counter, errors, jobs, claimed) -> None:
     try:
         files.digests, files.sources, files.kept, files.staged, files.rows = {}, {}, 0, [], {}   # the parent's are its own
+        files.pending, files.pending_size = [], 0
         _render_share(model, renderer, files, k, n, counter, None, jobs, claimed)
         files.save_part(k)
     except ContentError as exc:

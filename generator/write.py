@@ -4,7 +4,8 @@
 page and a hash of every input (content, themes, the generator itself, the build options). A rebuild
 whose inputs did not change does nothing. Any other rebuild of a site with a manifest updates it in
 place: unchanged files are not touched (they keep their inode and mtime, so an rsync deploy copies only
-what changed), changed files are staged beside their targets and renamed over them at the end. A first
+what changed), changed files are kept in memory (up to PENDING_BYTES a process, the rest staged beside
+their targets) and written over them only once everything has been made (see Files.commit). A first
 build is made as a new tree beside the output and swapped in.
 """
 from __future__ import annotations
@@ -24,6 +25,8 @@ PART = ".kaohe-part-"
 STAGED = ".kaohe-new"          # a changed file, written beside its target until the build has succeeded
 STAGED_DIR = ".kaohe-new-"     # a folder made by another program, beside the one it replaces
 BUSY = ".kaohe-updating"       # present while a build updates the site in place
+PAGES = ".pages"               # a worker's changed files, handed to the parent (PART + k + PAGES)
+PENDING_BYTES = 64 << 20       # changed files a process keeps in memory until the commit; the rest are staged
 
 
 def read_manifest(output: Path) -> dict:
@@ -104,6 +107,9 @@ class Files:
         self.foreign: list[str] = []              # folders or files written by other programs, see adopt()
         self.hashed: dict[str, dict] = {}         # foreign folder -> {path within it: SHA-256}, when known
         self.staged: list[str] = []               # in place: files written as name.kaohe-new, renamed at the end
+        self.pending: list[tuple[str, bytes]] = []  # in place: changed files written over their targets at the end
+        self.pending_size = 0
+        self.restored = False                     # overwrite() failed and put every file back as it was
         self.kept = 0                             # pages kept from the current site without rendering
         self.rows: dict = {}                      # data files' rows made (build.round_data), for kaohe serve
         self.made: set[str] = set()          # folders of the new site made so far
@@ -191,6 +197,10 @@ class Files:
                 return
             if not self.inplace and self._link(relpath, self._target(relpath)):
                 return
+        if self.inplace and self.pending_size + len(data) <= PENDING_BYTES:
+            self.pending.append((relpath, data))
+            self.pending_size += len(data)
+            return
         target = self._target(relpath)
         if self.inplace:
             target += STAGED
@@ -213,6 +223,9 @@ class Files:
     def save_part(self, k: int) -> None:
         """A worker process hands its digests to the parent through a file."""
         part = self.root / f"{PART}{k}.json"
+        if self.pending:
+            with open(self.root / f"{PART}{k}{PAGES}", "wb") as f:
+                pickle.dump(self.pending, f, protocol=pickle.HIGHEST_PROTOCOL)
         part.write_bytes(orjson.dumps([self.digests, self.sources, self.kept, self.staged]))
         if self.rows:
             with open(self.root / f"{PART}{k}.rows", "wb") as f:
@@ -231,6 +244,10 @@ class Files:
         for part in sorted(self.root.glob(f"{PART}*.rows")):
             with open(part, "rb") as f:
                 self.rows.update(pickle.load(f))
+            part.unlink()
+        for part in sorted(self.root.glob(f"{PART}*{PAGES}")):
+            with open(part, "rb") as f:
+                self.pending += pickle.load(f)
             part.unlink()
         for rel in self.foreign:
             top = self._made_at(rel)
@@ -257,14 +274,18 @@ class Files:
             target.with_name(target.name + STAGED).unlink(missing_ok=True)
         for rel in self.foreign:
             shutil.rmtree(self._made_at(rel), ignore_errors=True)
-        for part in [*self.root.glob(f"{PART}*.json"), *self.root.glob(f"{PART}*.rows")]:
+        for part in [*self.root.glob(f"{PART}*.json"), *self.root.glob(f"{PART}*.rows"),
+                     *self.root.glob(f"{PART}*{PAGES}")]:
             part.unlink()
+        self.pending = []
 
     def commit(self, manifest: dict) -> None:
-        """In place: rename the staged files over their targets, swap the foreign folders, delete the files
-        this build no longer makes, then write the manifest. The old manifest goes first, so that if this is
-        interrupted the next build makes a whole new tree rather than trusting a half-updated one."""
+        """In place: write the changed files kept in memory over their targets (overwrite()), rename the
+        staged ones over theirs, swap the foreign folders, delete the files this build no longer makes, then
+        write the manifest. The old manifest goes first, so that if this is interrupted the next build makes
+        a whole new tree rather than trusting a half-updated one."""
         (self.root / MANIFEST).unlink(missing_ok=True)
+        self.overwrite()
         targets = [safe_path(self.root, rel) for rel in self.staged]
         if len(targets) > 16:       # renames in different folders run in parallel in the kernel: about twice as fast
             with ThreadPoolExecutor(8) as pool:
@@ -290,6 +311,72 @@ class Files:
                 except OSError:
                     break
         write_manifest(self.root, manifest)
+
+
+    def overwrite(self) -> None:
+        """Write each changed file kept in memory over its target. On this machine's ext4 that costs about
+        20 µs a file, where making a staged file and renaming it over the old one cost about 300 µs (a new
+        inode, and the old one's blocks freed): 1,695 pages of a correction at 10,000 units in about 0.05 s
+        instead of 0.3 s. Each file's old bytes are read first; if any write fails (a full disk), every file
+        already written gets its old bytes back and the error is raised, so the site is as it was. A file
+        with other hard links (a snapshot made with cp -al or rsync --link-dest) is never changed in place:
+        it is replaced by a new file, as a staged one would be, and the other links keep the old bytes."""
+        pending, self.pending, self.pending_size = self.pending, [], 0
+        if not pending:
+            return
+        done: list = []          # (relpath, old bytes or None when the file is new) of each file written
+
+        def one(item):
+            rel, data = item
+            path = safe_path(self.root, rel)
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except FileNotFoundError:
+                self._target(rel)              # its folder, when the file is new
+                with open(path, "xb") as f:
+                    f.write(data)
+                return rel, None
+            try:
+                st = os.fstat(fd)
+                old = os.pread(fd, st.st_size, 0) if st.st_size else b""
+                if st.st_nlink > 1 or len(old) != st.st_size:
+                    os.close(fd)
+                    fd = -1
+                    _replace(path, data)
+                    return rel, old
+                view, at = memoryview(data), 0
+                while at < len(data):
+                    at += os.pwrite(fd, view[at:], at)
+                if len(data) < st.st_size:
+                    os.ftruncate(fd, len(data))
+                return rel, old
+            finally:
+                if fd >= 0:
+                    os.close(fd)
+
+        failure = None
+        for item in pending:      # in one thread: with 8 (as for the renames) 1,695 files took 3 times as long
+            try:
+                done.append(one(item))
+            except BaseException as exc:
+                failure = exc
+                break
+        if failure is not None:
+            for rel, old in done:
+                path = safe_path(self.root, rel)
+                if old is None:
+                    os.unlink(path)
+                else:
+                    _replace(path, old)
+            self.restored = True
+            raise failure
+
+
+def _replace(path: str, data: bytes) -> None:
+    """A new file with `data` renamed over `path`."""
+    with open(path + STAGED, "wb") as f:
+        f.write(data)
+    os.replace(path + STAGED, path)
 
 
 def files_under(root: Path, prefix: str) -> set[str]:
@@ -358,7 +445,14 @@ def write_site(output: Path, files, before_swap=None, inputs: str = "", done=Non
             writer.discard()
             busy.unlink(missing_ok=True)
             raise
-        writer.commit(manifest_of(writer, inputs))
+        try:
+            writer.commit(manifest_of(writer, inputs))
+        except BaseException:
+            if writer.restored:        # no file of the site changed after all: it is as it was, manifest too
+                writer.discard()
+                write_manifest(output, previous)
+                busy.unlink(missing_ok=True)
+            raise
         busy.unlink()
         return len(writer.digests)
     tmp = parent / f".{output.name}.new-{os.getpid()}"

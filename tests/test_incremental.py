@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 
@@ -307,6 +308,76 @@ def test_a_killed_in_place_update_is_followed_by_a_whole_new_tree(tmp_path):
     build(content, full, drafts=True, shown="content", search=False)
     assert same_bytes(out, full) == []
     assert not (out / BUSY).exists()
+
+
+def correct_jg_b(content) -> None:
+    fixes = content / "results/2024/corrections.csv"
+    fixes.write_text(fixes.read_text(encoding="utf-8") + "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录\n",
+                     encoding="utf-8")
+
+
+def test_changed_files_are_written_over_their_targets_but_never_through_another_hard_link(tmp_path):
+    """A rebuild writes a changed page over the current one (the same inode, new bytes and mtime), except
+    where the file has another hard link, as in a snapshot made with `cp -al` or `rsync --link-dest`: that
+    copy keeps the old bytes. A unit added since makes new pages in new folders."""
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN, content)
+    out = tmp_path / "output"
+    build(content, out, drafts=True, shown="content", search=False)
+    card, other = out / "results/2024/jg-b/index.html", out / "results/2023/jg-b/index.html"
+    snapshot = tmp_path / "snapshot.html"
+    os.link(card, snapshot)
+    old_card, before = card.read_bytes(), stamps(out)
+    correct_jg_b(content)
+    units = content / "units.csv"
+    units.write_text(units.read_text(encoding="utf-8") + "gw-new,新设工委,党(工)委,,,,\n", encoding="utf-8")
+    build(content, out, drafts=True, shown="content", search=False)
+    after = stamps(out)
+    assert snapshot.read_bytes() == old_card and card.read_bytes() != old_card
+    assert after["results/2024/jg-b/index.html"][0] != before["results/2024/jg-b/index.html"][0]   # replaced
+    overwritten = [rel for rel in before if rel in after and after[rel][0] == before[rel][0]
+                   and after[rel][1] != before[rel][1]]
+    assert "results/2024/index.html" in overwritten and "units/index.html" in overwritten
+    assert "results/2023/jg-b/index.html" in before and after["results/2023/jg-b/index.html"] == before[
+        "results/2023/jg-b/index.html"] and other.is_file()
+    assert "units/gw-new/index.html" in after and "units/gw-new/index.html" not in before
+    manifest_is_true(out)
+    full = tmp_path / "full"
+    build(content, full, drafts=True, shown="content", search=False)
+    assert same_bytes(out, full) == []
+
+
+def test_a_write_that_fails_during_the_update_leaves_the_site_as_it_was(tmp_path, monkeypatch):
+    """A disk that fills up while the changed files are written over the old ones: every file already
+    written gets its old bytes back, the manifest is as before and the error is raised; the next build
+    updates the site in place as usual."""
+    import errno
+
+    import generator.write as gw
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN, content)
+    out = tmp_path / "output"
+    build(content, out, drafts=True, shown="content", search=False)
+    before = {rel: p.read_bytes() for rel, p in files(out).items()}
+    correct_jg_b(content)
+    real, calls = os.pwrite, []
+
+    def full_disk(fd, data, offset):
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, data, offset)
+    monkeypatch.setattr(gw.os, "pwrite", full_disk)
+    with pytest.raises(OSError):
+        build(content, out, drafts=True, shown="content", search=False)
+    assert len(calls) == 3
+    assert {rel: p.read_bytes() for rel, p in files(out).items()} == before
+    monkeypatch.setattr(gw.os, "pwrite", real)
+    site = build(content, out, drafts=True, shown="content", search=False)
+    assert site.kept > 0                     # in place again: the site was trusted
+    full = tmp_path / "full"
+    build(content, full, drafts=True, shown="content", search=False)
+    assert same_bytes(out, full) == []
 
 
 def test_serve_rescores_only_changed_rounds_and_still_equals_a_full_build(tmp_path):
