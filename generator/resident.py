@@ -41,6 +41,7 @@ MIN_UNITS = 1_000       # below this a build in its own process takes about a se
 MAX_UNITS = 20_000      # above this what it keeps (about 75 KB a unit) is too much to hold unasked
 COLLECT_AFTER = 1.0     # as kaohe serve: the previous build's objects are collected after a second of quiet,
 UNCOLLECTED = 3         # or at once after this many builds without a collection
+REQUEST_SECONDS = 10.0  # how long a connection may take to send its request
 OFF = ("off", "0", "no", "false")
 ON = ("on", "1", "yes", "true")
 PACKAGE = Path(__file__).resolve().parent
@@ -103,29 +104,45 @@ def _send(sock: socket.socket, message: dict, fds=()) -> None:
 def _receive(sock: socket.socket, with_fds: bool = False):
     """One message (and the file descriptors sent with it); None if the other side closed first."""
     fds: list[int] = []
-    if with_fds:
-        data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 2)
-    else:
-        data = sock.recv(1 << 16)
-    while len(data) < HEADER.size or len(data) < HEADER.size + HEADER.unpack_from(data)[0]:
-        more = sock.recv(1 << 16)
-        if not more:
-            for fd in fds:
-                os.close(fd)
-            return None, []
-        data += more
-    size = HEADER.unpack_from(data)[0]
-    return json.loads(data[HEADER.size:HEADER.size + size]), fds
+    try:
+        if with_fds:
+            data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 2)
+        else:
+            data = sock.recv(1 << 16)
+        while len(data) < HEADER.size or len(data) < HEADER.size + HEADER.unpack_from(data)[0]:
+            more = sock.recv(1 << 16)
+            if not more:
+                raise EOFError
+            data += more
+        size = HEADER.unpack_from(data)[0]
+        return json.loads(data[HEADER.size:HEADER.size + size]), fds
+    except EOFError:
+        for fd in fds:
+            os.close(fd)
+        return None, []
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
 
 
 def _connect(args) -> socket.socket | None:
+    """A connection to the resident process of these folders, if one listens there and it is this user's:
+    an abstract socket's name can be taken by anyone, and the request carries the environment."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(address(args))
+        if _peer_uid(sock) != os.getuid():
+            raise PermissionError("another user's socket")
     except OSError:
         sock.close()
         return None
     return sock
+
+
+def _peer_uid(sock: socket.socket) -> int:
+    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return uid
 
 
 def running(args) -> bool:
@@ -234,15 +251,14 @@ def _serve(sock: socket.socket, run, idle: float) -> None:
             uncollected = 0
             continue
         with conn:
-            conn.settimeout(None)
-            _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                                  struct.calcsize("3i")))
-            if uid != os.getuid():
+            if _peer_uid(conn) != os.getuid():
                 continue
+            conn.settimeout(REQUEST_SECONDS)      # a caller that connects and sends nothing is not waited for
             try:
                 request, fds = _receive(conn, with_fds=True)
             except (OSError, ValueError):
                 continue
+            conn.settimeout(None)
             if request is None:
                 continue
             if request.get("stop"):

@@ -150,6 +150,46 @@ def test_a_small_site_leaves_no_resident_process_unless_asked(golden):
     assert not resident.wanted(resident.MAX_UNITS + 1)
 
 
+@pytest.mark.skipif(os.getuid() != 0, reason="acting as another user needs root")
+def test_a_socket_another_user_listens_on_is_never_sent_anything(golden):
+    """Anyone can take an abstract socket's name. If another user listens at this site's address, kaohe
+    build sends it nothing (the request carries the environment) and builds in its own process."""
+    import socket
+    name = resident.address(folders(golden))     # this user's, computed before acting as the other one
+    ready_r, ready_w = os.pipe()
+    stop_r, stop_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                 # the other user
+        try:
+            os.close(stop_w)
+            os.close(ready_r)
+            os.setgid(65534)
+            os.setuid(65534)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.bind(name)
+            sock.listen(1)
+            os.write(ready_w, b"+")
+            sock.settimeout(DEADLINE)
+            conn, _ = sock.accept()
+            conn.settimeout(DEADLINE)
+            os.write(ready_w, b"sent" if conn.recv(1 << 16) else b"none")
+            os.read(stop_r, 1)                   # still listening: the name stays taken until the test is over
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.close(stop_r)
+    try:
+        assert os.read(ready_r, 1) == b"+"
+        run = kaohe(golden, *BUILD, "-v", KAOHE_RESIDENT="on", KAOHE_RESIDENT_IDLE="120")
+        assert run.returncode == 0, run.stderr
+        assert "后台进程:" not in run.stderr and "已在后台保留" not in run.stderr   # built here; the name is taken
+        assert os.read(ready_r, 8) == b"none"
+    finally:
+        os.close(stop_w)
+        os.close(ready_r)
+        os.waitpid(pid, 0)
+
+
 def test_another_version_of_the_generator_is_another_resident_process(tmp_path):
     package = tmp_path / "generator"
     package.mkdir()

@@ -372,3 +372,27 @@ def test_item_rows_are_a_theme_fragment_shared_only_between_equal_rows(tmp_path)
             card = view.scorecard(u, lambda b: f"rules/{b}/index.html")
             for line in (it for s in card.sections for it in s.items):
                 assert f'<tr class="mine" id="{line.id}"><td>{line.id}={line.score}</td></tr>' in page
+
+
+def test_the_name_lookup_lists_every_unit_and_rulebook_as_compact_json(tmp_path):
+    """assets/lookup.js (the name lookup that works from a file share): every unit by name, former names and
+    category, every rulebook; written by orjson as json.dumps(ensure_ascii=False) writes it, markup as text."""
+    import json
+
+    from generator.build import check
+    from generator.render import lookup_index
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN / "content", content)
+    units = content / "units.csv"
+    units.write_text(units.read_text(encoding="utf-8") + 'x-1,"引号""反斜杠\\、</script>",党(工)委,,旧名\u2028,,\n',
+                     encoding="utf-8")
+    site = check(content, "content")
+    data = lookup_index(site.content)
+    prefix, suffix = b"window.KAOHE_LOOKUP = ", b";\n"
+    assert data.startswith(prefix) and data.endswith(suffix)
+    entries = json.loads(data[len(prefix):-len(suffix)])
+    assert data[len(prefix):-len(suffix)] == json.dumps(entries, ensure_ascii=False, separators=(",", ":")).encode()
+    names = {e["i"]: e["n"] for e in entries if e["t"] == "单位"}
+    assert names["x-1"] == '引号"反斜杠\\、</script>' and names["jg-b"] == "乙局 <b>&</b>"
+    assert set(names) == {"gw", "jg-a", "jg-b", "sq-c", "x-1"}
+    assert {e["i"] for e in entries if e["t"] == "细则"} == set(site.content.rulebooks)
