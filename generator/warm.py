@@ -1,4 +1,5 @@
-"""What `kaohe serve` keeps between two rebuilds, so that a corrected row shows up at once.
+"""What `kaohe serve` (and the resident process of `kaohe build`, resident.py) keeps between two rebuilds, so
+that a corrected row shows up at once.
 
 A rebuild in the same process starts from the previous build's work where its inputs are the same:
 
