@@ -121,3 +121,21 @@ def test_errors_exit_1_without_traceback_from_the_real_command(tmp_path):
     assert "content/results/r/bad.csv:2: 错误: value“x”不是有效数字" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "output").exists()
+
+
+def test_data_file_rows_are_in_category_then_rank_then_registry_order():
+    """unit_order (numpy's lexsort) gives the order of the rule it implements: the round's categories in
+    the round's order (others after them, by name), then rank, then the registry's order; on every round of
+    the example site."""
+    import numpy as np
+
+    from generator.build import check
+    from generator.data import unit_order
+    site = check(REPO / "content", "content")
+    for score in site.scores.values():
+        layout = score.layout
+        cats = list(layout.round.rulebooks)
+        keys = sorted((cats.index(u.category) if u.category in cats else len(cats), u.category, int(score.rank[i]), i)
+                      for i, u in enumerate(layout.units))
+        assert unit_order(score).tolist() == [k[-1] for k in keys]
+        assert unit_order(score).dtype == np.int64
