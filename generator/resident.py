@@ -156,6 +156,10 @@ def running(args) -> bool:
 def ask(args) -> int | None:
     """Have the resident process of these folders run this build: its exit code, or None when there is no
     resident process (or it did not answer), and the build is to run here."""
+    try:
+        streams = [sys.stdout.fileno(), sys.stderr.fileno()]
+    except (AttributeError, OSError, ValueError):      # no stdout or stderr to hand over: build here
+        return None
     sock = _connect(args)
     if sock is None:
         return None
@@ -163,8 +167,7 @@ def ask(args) -> int | None:
         sys.stdout.flush()
         sys.stderr.flush()
         try:
-            _send(sock, {"argv": request_argv(args), "cwd": os.getcwd(), "env": dict(os.environ)},
-                  [sys.stdout.fileno(), sys.stderr.fileno()])
+            _send(sock, {"argv": request_argv(args), "cwd": os.getcwd(), "env": dict(os.environ)}, streams)
             reply, _ = _receive(sock)
         except KeyboardInterrupt:
             print("已中断等待;后台进程会把这次生成做完:网站要么整体更新,要么保持原样。", file=sys.stderr, flush=True)
