@@ -191,7 +191,6 @@ def setup_correction(ctx: Ctx, state_name: str = "state.json") -> None:
     stamp = (ctx.root / "workload.json").read_text("utf-8") + code
     state = json.loads(state_path.read_text("utf-8")) if state_path.is_file() else {}
     if state.get("workload") != stamp or not content.is_dir() or not output.is_dir():
-        shutil.rmtree(base, ignore_errors=True)
         stop_resident(ctx)
         shutil.rmtree(base, ignore_errors=True)
         shutil.copytree(ctx.content, content)
@@ -208,6 +207,12 @@ def setup_correction(ctx: Ctx, state_name: str = "state.json") -> None:
             flip(content, state)
             build_untimed(content, output, RESIDENT_AUTO)
     flip(content, state)
+
+
+def correction_build(ctx: Ctx) -> list[str]:
+    """The timed kaohe build of build-correction and build-deduction, over the correction copy."""
+    return [*kaohe(), "build", "--content", str(ctx.correction / "content"), "--output", str(ctx.correction / "output"),
+            "--drafts", "-v"]
 
 
 def setup_deduction(ctx: Ctx) -> None:
@@ -378,13 +383,9 @@ SCENARIOS = [
              "value serve-correction flips; at 1,000-20,000 units answered by the resident process the earlier "
              "builds left, generator/resident.py: memory is the asking process's, the resident process's peak "
              "is printed when it is stopped)",
-             lambda c: [*kaohe(), "build", "--content", str(c.correction / "content"),
-                        "--output", str(c.correction / "output"), "--drafts", "-v"],
-             setup=setup_correction, pages=kaohe_pages, env=dict(RESIDENT_AUTO)),
+             correction_build, setup=setup_correction, pages=kaohe_pages, env=dict(RESIDENT_AUTO)),
     Scenario("build-deduction", "as build-correction, for the one more deduction of serve-deduction",
-             lambda c: [*kaohe(), "build", "--content", str(c.correction / "content"),
-                        "--output", str(c.correction / "output"), "--drafts", "-v"],
-             setup=setup_deduction, pages=kaohe_pages, env=dict(RESIDENT_AUTO)),
+             correction_build, setup=setup_deduction, pages=kaohe_pages, env=dict(RESIDENT_AUTO)),
     Scenario("hugo", "Hugo building the same scorecard and round-index pages (from kaohe's data files)",
              lambda c: ["hugo", "--quiet", "--destination", str(c.hugo_public), "--source", str(c.hugo_site)],
              setup=setup_hugo, pages=hugo_pages, needs="hugo"),
