@@ -60,10 +60,11 @@ def possible(args) -> bool:
 
 def address(args) -> str:
     """The abstract socket's name: one resident process per user, content folder, output folder, Python
-    environment (sys.prefix: a venv's `python` and `python3` are the same) and generator code."""
+    environment (sys.prefix: a venv's `python` and `python3` are the same), installed libraries and
+    generator code."""
     h = hashlib.sha256()
     for part in (str(os.getuid()), os.path.realpath(args.content), os.path.realpath(args.output),
-                 sys.prefix, sys.version, str(PACKAGE), code_signature(PACKAGE)):
+                 sys.prefix, sys.version, str(PACKAGE), code_signature(PACKAGE), libraries_signature()):
         h.update(part.encode("utf-8", "surrogateescape") + b"\0")
     return "\0kaohe-build-" + h.hexdigest()[:40]
 
@@ -79,6 +80,14 @@ def code_signature(package: Path) -> str:
                 st = os.stat(os.path.join(folder, name))
                 parts.append(f"{os.path.relpath(os.path.join(folder, name), package)}:{st.st_size}:{st.st_mtime_ns}")
     return "|".join(parts)
+
+
+def libraries_signature(path=None) -> str:
+    """The installed distributions with their versions (the names of site-packages' *.dist-info folders):
+    after an upgrade of Jinja2 or pandas, a resident process that has the old ones loaded is not asked."""
+    return "|".join(sorted(name for folder in (sys.path if path is None else path)
+                           if folder.endswith("site-packages") and os.path.isdir(folder)
+                           for name in os.listdir(folder) if name.endswith(".dist-info")))
 
 
 def request_argv(args) -> list[str]:

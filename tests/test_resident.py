@@ -203,6 +203,15 @@ def test_another_version_of_the_generator_is_another_resident_process(tmp_path):
     assert resident.code_signature(package) != changed
 
 
+def test_an_upgraded_library_is_another_resident_process(tmp_path):
+    site = tmp_path / "lib" / "site-packages"
+    (site / "jinja2-3.1.6.dist-info").mkdir(parents=True)
+    before = resident.libraries_signature([str(site)])
+    assert "jinja2-3.1.6.dist-info" in before
+    (site / "jinja2-3.1.6.dist-info").rename(site / "jinja2-3.1.7.dist-info")
+    assert resident.libraries_signature([str(site)]) != before
+
+
 def test_the_command_line_does_not_import_pandas_before_asking_the_resident_process():
     """What makes a resident build quick: the asking process imports none of the heavy libraries."""
     code = ("import sys; from generator import cli, resident; "
