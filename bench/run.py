@@ -24,6 +24,8 @@ Scenarios besides check and build-cold:
 - serve-correction: the same change under a running `kaohe serve` (started once per size on its own
   copy, not timed); bench/serve_probe.py flips the value and waits until the site is rebuilt;
 - serve-deduction: the same, for one more deduction of one unit (moves no shown category average);
+  these four scenarios pause QUIET seconds before each timed run after the first, as a person does
+  between two corrections (see QUIET);
 - hugo: the same scorecard and round-index pages built by Hugo (bench/hugo/), for comparison; its
   content pages are generated from kaohe's data files (setup, not timed). Skipped if `hugo` is
   not installed (this script installs nothing; on Debian: apt-get install -y hugo).
@@ -142,6 +144,10 @@ def remove_output(ctx: Ctx) -> None:
         remove(folder)
 
 
+# Before each timed correction under serve or a resident process: a pause, as between two corrections a person
+# saves. Both collect the previous build's objects after a second of quiet (serve.COLLECT_AFTER; 0.3 s at
+# 10,000 units); back to back, that collection fell into the next timed rebuild (0.1-0.3 s more).
+QUIET = 2.0
 RESIDENT_OFF = {"KAOHE_RESIDENT": "off"}    # no resident process (generator/resident.py): a build of its own
 RESIDENT_AUTO = {"KAOHE_RESIDENT": None}    # kaohe build's default: a resident process for 1,000-20,000 units
 
@@ -206,6 +212,8 @@ def setup_correction(ctx: Ctx, state_name: str = "state.json") -> None:
         for _ in range(2):      # as above: a build that leaves a resident process, then its first build
             flip(content, state)
             build_untimed(content, output, RESIDENT_AUTO)
+    else:
+        time.sleep(QUIET)
     flip(content, state)
 
 
@@ -280,6 +288,7 @@ def setup_serve(ctx: Ctx) -> None:
     first build (not timed); each repetition's probe then flips one value and waits for the rebuild
     (serve-correction and serve-deduction flip different values of the same copy)."""
     if ctx.size in _servers:
+        time.sleep(QUIET)
         return
     stop_servers()
     base = ctx.serve
