@@ -53,6 +53,25 @@ def units_state(units) -> list[tuple]:
     return list(map(UNIT_STATE, units))
 
 
+PATH_FIELDS = frozenset(("path", "yaml_path"))   # where a file was read from, as messages name it
+
+
+def pathless(value):
+    """`value` (a round, a rulebook, a notice's source: frozen dataclasses) as a key sees it: every field but
+    the paths messages name their files by, which follow the content folder as typed on the command line
+    (`content`, `./content`, an absolute path). No page shows them, and with them the same content built
+    from another working folder or spelling made every page's key new: a rebuild drew all 40,000 pages of
+    a 10,000-unit site again."""
+    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+        return (type(value).__name__, tuple(pathless(getattr(value, f.name)) for f in fields(value)
+                                           if f.name not in PATH_FIELDS))
+    if isinstance(value, (tuple, list)):
+        return tuple(pathless(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, pathless(v)) for k, v in value.items())
+    return value
+
+
 def digest(*parts) -> bytes:
     return hashlib.sha256(dumps(parts)).digest()
 
@@ -66,8 +85,8 @@ class RoundKeys:
         self.view = view
         layout = view.layout
         card = view.card
-        self.view_key = digest(view.base, card, layout.round, layout.books, units_state(layout.units), view.show_notes,
-                               view.show_self, view.multi_source)
+        self.view_key = digest(view.base, card, pathless(layout.round), pathless(layout.books), units_state(layout.units),
+                               view.show_notes, view.show_self, view.multi_source)
         self.matrix = unit_matrix(view)
         self.categories: dict = {}
         self.kids = None

@@ -18,7 +18,7 @@ from .model import (ChangesPage, CriterionView, HistoryRow, HomePage, ItemView, 
 from .numbers import plain
 from .errors import Report
 from .notice import notice_page
-from .pagekeys import UNIT_STATE, RoundKeys, compute_units, digest, units_state
+from .pagekeys import UNIT_STATE, RoundKeys, compute_units, digest, pathless, units_state
 from .searchindex import bundle_names
 from .revisions import correction_line, corrections_page, revision_status
 from .scorecards import RoundView, status_of, unit_card
@@ -236,7 +236,7 @@ class SiteModel:
             report.raise_if_errors()       # found by check() already; a notice that fails here is a bug
             return page
         return Page(f"{view.base}notice/index.html", "notice.html", None, "", "results", draft,
-                    key=self.keys(view).whole("notice", source, organisation, date, pdf_url), make=make)
+                    key=self.keys(view).whole("notice", pathless(source), organisation, date, pdf_url), make=make)
 
     def keys(self, view: RoundView) -> RoundKeys:
         """The page keys of a view, made once (before the workers fork, for the current views)."""

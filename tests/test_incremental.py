@@ -347,6 +347,23 @@ def test_changed_files_are_written_over_their_targets_but_never_through_another_
     assert same_bytes(out, full) == []
 
 
+def test_the_content_folder_typed_another_way_keeps_the_pages_that_did_not_change(tmp_path, monkeypatch):
+    """`kaohe build --content content`, then `--content ./content` (or from another working folder): the
+    paths in messages differ, the pages do not; a correction in between re-renders what it changes, not
+    the whole site, and the result equals a full build."""
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN, content)
+    out = tmp_path / "output"
+    monkeypatch.chdir(tmp_path)
+    first = build(content, out, drafts=True, shown="content", search=False)
+    correct_jg_b(content)
+    site = build(content, out, drafts=True, shown="./content", search=False)
+    assert 0 < site.pages - site.kept < first.pages // 2
+    full = tmp_path / "full"
+    build(content, full, drafts=True, shown=str(content), search=False)
+    assert same_bytes(out, full) == []
+
+
 def test_a_write_that_fails_during_the_update_leaves_the_site_as_it_was(tmp_path, monkeypatch):
     """A disk that fills up while the changed files are written over the old ones: every file already
     written gets its old bytes back, the manifest is as before and the error is raised; the next build
