@@ -6,7 +6,7 @@ previous one; on any difference it runs `build()` right there, with what the pre
 where its inputs are the same (warm.py: scored rounds, result files read and checked, round views, page
 keys, compiled templates, search records): at 10,000 units one more deduction is in place about 1 s after
 it is saved, the bench's heavier correction (1,695 pages re-rendered) about 1.5 s (bench/RESULTS.md),
-against 2.6–2.9 s for `kaohe build` in a new process (its resident process, resident.py, is as quick as this). So builds never overlap, however many files one save touches, and no
+against 2.3–2.4 s for `kaohe build` in a new process (its resident process, resident.py, is as quick as this). So builds never overlap, however many files one save touches, and no
 request is answered mid-build (the build also swaps the new site in atomically).
 Browsers are then told to reload.
 
