@@ -39,8 +39,6 @@ IDLE_ENV = "KAOHE_RESIDENT_IDLE"
 IDLE = 600.0            # seconds without a build before the resident process exits
 MIN_UNITS = 1_000       # below this a build in its own process takes about a second anyway
 MAX_UNITS = 20_000      # above this what it keeps (about 75 KB a unit) is too much to hold unasked
-COLLECT_AFTER = 1.0     # as kaohe serve: the previous build's objects are collected after a second of quiet,
-UNCOLLECTED = 3         # or at once after this many builds without a collection
 REQUEST_SECONDS = 10.0  # how long a connection may take to send its request
 OFF = ("off", "0", "no", "false")
 ON = ("on", "1", "yes", "true")
@@ -251,6 +249,7 @@ def start(args, run) -> int | None:
 
 
 def _serve(sock: socket.socket, run, idle: float) -> None:
+    from .warm import COLLECT_AFTER, UNCOLLECTED     # as kaohe serve collects
     builds, uncollected = 0, 0
     while True:
         sock.settimeout(COLLECT_AFTER if uncollected else idle)

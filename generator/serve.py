@@ -35,13 +35,11 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 
 from .build import build
 from .errors import ContentError
-from .warm import Warm
+from .warm import COLLECT_AFTER, UNCOLLECTED, Warm
 
 POLL_MS = 50      # how often the watched files are compared (at most): a rebuild starts within this
                   # (a comparison takes 0.4 ms for the 10,000-unit bench content: under 1% of a core)
 POLL_SHARE = 20   # ... but never more often than every 20 times a comparison takes (5% of a core when idle)
-COLLECT_AFTER = 1.0   # seconds of quiet after a rebuild before the previous build's objects are collected
-UNCOLLECTED = 3       # ... or at once after this many rebuilds without a collection
 COLLECT_NOW_UNITS = 20_000   # ... or at once after every rebuild of a site of more units
 REPO_THEMES = Path(__file__).resolve().parent.parent / "themes"
 PAGE_SUFFIXES = (".html", ".htm")
