@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -133,13 +134,18 @@ def empty_trash(settle: bool) -> None:
             time.sleep(SETTLE)
 
 
-def remove_output(ctx: Ctx) -> None:
-    """A cold build: no previous output, and no rounds scored by an earlier build in kaohe's cache."""
+def generator_module(name: str):
+    """A light module of kaohe's (generator.cache, generator.resident: the standard library only; the heavy
+    imports are elsewhere), imported into this script."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from generator.cache import cache_folder      # light: the heavy imports of kaohe are elsewhere
+    return importlib.import_module(f"generator.{name}")
+
+
+def remove_output(ctx: Ctx) -> None:
+    """A cold build: no previous output, and no rounds scored by an earlier build in kaohe's cache."""
     remove(ctx.output)
-    folder = cache_folder(ctx.content)
+    folder = generator_module("cache").cache_folder(ctx.content)
     if folder is not None:
         remove(folder)
 
@@ -208,7 +214,8 @@ def setup_correction(ctx: Ctx, state_name: str = "state.json") -> None:
         # build after a change does; the timed runs are the corrections after that, as during 公示
         flip(content, state)
         build_untimed(content, output, RESIDENT_AUTO)
-    elif ctx.size <= resident_of(ctx).MAX_UNITS and not resident_of(ctx).running(correction_folders(ctx)):
+    elif ctx.size <= generator_module("resident").MAX_UNITS and \
+            not generator_module("resident").running(correction_folders(ctx)):
         for _ in range(2):      # as above: a build that leaves a resident process, then its first build
             flip(content, state)
             build_untimed(content, output, RESIDENT_AUTO)
@@ -227,13 +234,6 @@ def setup_deduction(ctx: Ctx) -> None:
     setup_correction(ctx, "state-deduction.json")
 
 
-def resident_of(ctx: Ctx):
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from generator import resident        # standard library only
-    return resident
-
-
 def correction_folders(ctx: Ctx):
     from argparse import Namespace
     return Namespace(content=str(ctx.correction / "content"), output=str(ctx.correction / "output"), pdf=False)
@@ -241,7 +241,7 @@ def correction_folders(ctx: Ctx):
 
 def stop_resident(ctx: Ctx) -> None:
     """Stop the resident process of the correction copy, printing its peak memory (what it keeps)."""
-    said = resident_of(ctx).stop(correction_folders(ctx))
+    said = generator_module("resident").stop(correction_folders(ctx))
     if said:
         print(f"[{ctx.size}] kaohe build 后台进程峰值内存 {said['peak_kib'] / 1024:.0f} MiB"
               f"({said['builds']} 次生成)", flush=True)
