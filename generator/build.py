@@ -47,6 +47,7 @@ class Site:
     model: object = None
     search_kept: bool = False    # the previous build's search index was kept (its records were unchanged)
     kept: int = 0                # pages kept from the previous build without rendering (their inputs were the same)
+    refilled: int = 0            # scorecards redrawn by replacing their category averages only (holes.py)
 
 
 class Timer:
@@ -184,7 +185,8 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     stored = None
     if cache is not None:           # kaohe build: a fresh Warm (kept by a resident process, resident.py)
         from .cache import RoundCache, code_digest
-        warm = Warm() if warm is None else warm
+        if warm is None:            # dropped after this build: nothing for a next one is kept in it
+            warm = Warm(spans=None)
         stored = RoundCache(cache, code_digest(digests, Path(__file__).parent), shown)
     if warm is not None:
         warm.begin(content_dir, (shown, drafts, profile, pdf), digests, stored)
@@ -250,7 +252,10 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
 
     def done(writer) -> None:
         site.kept = writer.kept
+        site.refilled = writer.refilled
         made.update(writer.rows)
+        if site.model.spans is not None:
+            site.model.spans.update(writer.spans)
         first.append(not writer.old)
     site.files = write_site(output, files, before_swap=finish, inputs=inputs, inplace=not pdf, done=done)
     cold = first[0]

@@ -126,21 +126,26 @@ def _percent(part: int, whole: int) -> str:
     return str((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), ROUND_HALF_UP))
 
 
-def section_comparison(ident: str, rows: list[tuple[str, float, float | None, str, str]], title: str) -> str:
+def section_comparison(ident: str, rows: list[tuple[str, float, float | None, str, str]], title: str,
+                       averages: list[tuple[str, str]] | None = None) -> str:
     """Per section, the unit's score rate (filled bar) against the category average (outlined bar).
 
     Rows are (section label, unit rate 0..1, average rate 0..1 or None, unit text, average text); rates
     outside 0..1 are clamped for drawing, the texts are shown as given. A None average draws no bar, only
     its text if any. A legend ("本单位" / "类别平均") is on top, an axis 0%–100% at the bottom.
+
+    `averages`, if given, replaces each row's average by (SVG, description part) as comparison_average()
+    makes them, the row's own average fields unused: the scorecards of a category share them (holes.py).
     """
     if not rows:
         return empty(ident, title)
     body = [_comparison_frame(len(rows))]
     parts = []
-    for i, row in enumerate(rows):
-        svg, desc = _comparison_row(i, *row)
-        body.append(svg)
-        parts.append(desc)
+    for i, (label, unit, avg, unit_text, avg_text) in enumerate(rows):
+        svg, desc = _comparison_row(i, label, unit, unit_text)
+        avg_svg, avg_desc = averages[i] if averages is not None else comparison_average(i, avg, avg_text)
+        body.append(svg + avg_svg)
+        parts.append(desc + avg_desc)
     return _svg(ident, title, ";".join(parts), 30 + len(rows) * 62 + 24, body)
 
 
@@ -159,21 +164,32 @@ def _comparison_frame(n: int) -> str:
 
 
 @lru_cache(maxsize=8192)     # pure: most units share most of their sections' (rate, text) with others
-def _comparison_row(i: int, label: str, unit: float, avg: float | None, unit_text: str, avg_text: str) -> tuple[str, str]:
-    """One section's bars and texts of section_comparison, and its part of the description."""
+def _comparison_row(i: int, label: str, unit: float, unit_text: str) -> tuple[str, str]:
+    """One section's label, the unit's bar and text of section_comparison, and its part of the description."""
     x0, span, bar_h, pitch, top = 16.0, 460.0, 14, 62, 30
     y = top + i * pitch
-    body = [_text(x0, y + 14, label, "kh-label kh-section")]
     w = span * _rate(unit)
-    body.append(_rect(x0, y + 20, w, bar_h, "kh-bar kh-bar-unit", UNIT_PAINT))
-    body.append(_text(x0 + w + 6, y + 31, unit_text, "kh-label kh-value", size=12))
+    return (_text(x0, y + 14, label, "kh-label kh-section") + _rect(x0, y + 20, w, bar_h, "kh-bar kh-bar-unit", UNIT_PAINT)
+            + _text(x0 + w + 6, y + 31, unit_text, "kh-label kh-value", size=12)), f"{label}:本单位 {unit_text}"
+
+
+def comparison_average(i: int, avg: float | None, avg_text: str) -> tuple[str, str]:
+    """The category average's bar and text in row `i` of section_comparison, and its part of the row's
+    description (unescaped: section_comparison escapes the whole description)."""
+    x0, span, bar_h, pitch, top = 16.0, 460.0, 14, 62, 30
+    y = top + i * pitch
     if avg is not None:
         w = span * _rate(avg)
-        body.append(_rect(x0, y + 38, w, bar_h, "kh-bar kh-bar-avg", AVG_PAINT))
-        body.append(_text(x0 + w + 6, y + 49, avg_text, "kh-label kh-value", size=12))
-    elif avg_text:
-        body.append(_text(x0, y + 49, avg_text, "kh-label kh-value", size=12))
-    return "".join(body), f"{label}:本单位 {unit_text}" + (f",类别平均 {avg_text}" if avg is not None else "")
+        return (_rect(x0, y + 38, w, bar_h, "kh-bar kh-bar-avg", AVG_PAINT)
+                + _text(x0 + w + 6, y + 49, avg_text, "kh-label kh-value", size=12)), f",类别平均 {avg_text}"
+    if avg_text:
+        return _text(x0, y + 49, avg_text, "kh-label kh-value", size=12), ""
+    return "", ""
+
+
+def description(text: str) -> str:
+    """`text` as section_comparison writes it in the chart's description."""
+    return str(_esc(text))
 
 
 def trend(ident: str, points: list[tuple[str, float | None, str]], title: str, y_max: float,

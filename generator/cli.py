@@ -136,7 +136,7 @@ def _build(args) -> int:
         resident.stop(args)         # KAOHE_RESIDENT=off: no resident process for these folders any more
     from .cache import cache_folder
     from .warm import Warm
-    warm = Warm() if mode != "off" else None
+    warm = Warm(lasts=resident.wanted) if mode != "off" else None     # kept by the resident process, if one stays
     code, units = _build_here(args, warm, cache_folder(Path(args.content)))
     if warm is not None and units is not None and resident.wanted(units):
         pid = resident.start(args, lambda again: _reporting(lambda: _build_here(again, warm, None)[0]))

@@ -350,6 +350,7 @@ class Page:
     key: bytes | None = None                     # made from exactly these inputs (pagekeys.py); then `page` is None
     make: object = None                          # …and this callable makes the model, only if the page is rendered
     source: str | None = None                    # its fingerprint, when already computed (parallel.Keeper)
+    holes: object = None                         # a scorecard made with holes for its averages (holes.Holes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,13 +89,9 @@ class RoundKeys:
                                view.show_notes, view.show_self, view.multi_source)
         self.matrix = unit_matrix(view)
         self.categories: dict = {}
-        self.kids = None
-        if any(item.kind == "aggregate" for item in layout.items):
-            self.kids = defaultdict(list)
-            for c, unit in enumerate(layout.units):
-                if unit.parent_id:
-                    self.kids[unit.parent_id].append(c)
+        self.kids = children_of(layout)
         self._units: list[bytes] | None = None
+        self._own: dict[int, bytes] = {}       # unit -> own key (own()), for the units whose key was computed
         self._data: list[bytes] | None = None
         self._carried = self.carried(before) if before is not None else None
         # which units' keys were carried (their summaries are the same too: pages.SiteModel.unit_page_keys);
@@ -111,7 +107,7 @@ class RoundKeys:
         """The keys of a view made from the same inputs as one whose keys were stored (cache.py)."""
         keys = cls.__new__(cls)
         keys.view, keys.view_key, keys._units = view, view_key, units
-        keys.categories, keys.kids, keys.matrix, keys._data = {}, None, None, None
+        keys.categories, keys.kids, keys.matrix, keys._data, keys._own = {}, children_of(view.layout), None, None, {}
         keys._carried = keys._carried_data = None
         keys.kept_units = False
         return keys
@@ -138,8 +134,18 @@ class RoundKeys:
         rest = dumps((rows, score.grade[u], score.vetoes[u], score.awards[u], view.exact_by_unit.get(u),
                       kids, previous, corrections))
         b = int(layout.book_of[u])
-        return hashlib.sha256(self.view_key + self.category(unit.category, b) + self.matrix[u].tobytes()
-                              + rest).digest()
+        own = self._own[u] = hashlib.sha256(self.view_key + self.matrix[u].tobytes() + rest).digest()
+        return hashlib.sha256(own + self.category(unit.category, b)).digest()
+
+    def own(self, u: int) -> bytes:
+        """The key of everything a unit's scorecard shows but its category's averages (holes.py)."""
+        own = self._own.get(u)
+        if own is None:
+            if self.matrix is None:
+                self.matrix = unit_matrix(self.view)
+            self._unit(u)
+            own = self._own[u]
+        return own
 
     def summary(self, u: int) -> tuple:
         """What a unit page shows of this round: total, grade, rank, awards, veto (with the view key)."""
@@ -236,6 +242,18 @@ class RoundKeys:
     def whole(self, *extra) -> bytes:
         """A page that shows every unit of the round (the overview, the 通报)."""
         return hashlib.sha256(self.view_key + b"".join(self.units()) + digest(*extra)).digest()
+
+
+def children_of(layout) -> dict | None:
+    """parent id -> positions of its children in the round, when the round has an aggregate item (a
+    unit's scorecard then shows its children's totals), else None."""
+    if not any(item.kind == "aggregate" for item in layout.items):
+        return None
+    kids = defaultdict(list)
+    for c, unit in enumerate(layout.units):
+        if unit.parent_id:
+            kids[unit.parent_id].append(c)
+    return kids
 
 
 def unit_matrix(view) -> np.ndarray:

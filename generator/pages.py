@@ -17,7 +17,9 @@ from .model import (ChangesPage, CriterionView, HistoryRow, HomePage, ItemView, 
                     UnitsIndexPage)
 from .numbers import plain
 from .errors import Report
+from .holes import Holes
 from .notice import notice_page
+from .render import keyed_source
 from .pagekeys import UNIT_STATE, RoundKeys, compute_units, digest, pathless, units_state
 from .searchindex import bundle_names
 from .revisions import correction_line, corrections_page, revision_status
@@ -41,6 +43,9 @@ class SiteModel:
         self.content = site.content
         self.plans = plans
         self.serve = serving(warm)                # the Warm of kaohe serve, or None
+        # where the scorecards' averages are (holes.py), when a next build in this process can use it
+        self.spans = warm.spans if warm is not None and warm.spans is not None and \
+            (warm.lasts is None or warm.lasts(len(site.content.units))) else None
         self.internal = public_internal
         self.round_ids = sorted(plans, key=lambda r: (self.content.rounds[r].year, r))
         # under serve: the rounds built and what each one's participants are read from (units.csv, the
@@ -295,10 +300,22 @@ class SiteModel:
         paths = [view.scorecard_url(u) for u in share]
         titles = [units[u].name + suffix for u in share]
         unit_keys = [keys.unit(u) for u in share]
-        for u, path, title, key, source in zip(share, paths, titles, unit_keys,
-                                               keeper.keep(group, paths, titles, unit_keys)):
-            yield source and Page(path, "scorecard.html", None, title, "results", draft, superseded=superseded,
-                                  key=key, make=partial(view.scorecard, u, rule_url), source=source)
+        sources = keeper.keep(group, paths, titles, unit_keys)
+        if self.spans is None or not keeper.renderer.stock:
+            for u, path, title, key, source in zip(share, paths, titles, unit_keys, sources):
+                yield source and Page(path, "scorecard.html", None, title, "results", draft, superseded=superseded,
+                                      key=key, make=partial(view.scorecard, u, rule_url), source=source)
+            return
+        spans, book_of = self.spans, view.layout.book_of
+        for u, path, title, key, source in zip(share, paths, titles, unit_keys, sources):
+            if source is None:
+                yield None
+                continue
+            holes = Holes(view.average_fills(units[u].category, int(book_of[u])),
+                          keyed_source(group, path, title, keys.own(u)), spans.get(path),
+                          partial(view.scorecard, u, rule_url))
+            yield Page(path, "scorecard.html", None, title, "results", draft, superseded=superseded, key=key,
+                       make=partial(view.scorecard, u, rule_url, True), source=source, holes=holes)
 
     def unit_corrections(self, rid: str, score) -> dict:
         """unit id -> its corrections included in this state of the round (with the revision that published each)."""

@@ -11,6 +11,7 @@ import multiprocessing.connection
 import os
 import traceback
 from functools import partial
+from . import holes
 from .errors import ContentError
 from .render import keyed_source
 
@@ -70,7 +71,7 @@ def write_pages(model, renderer, files, workers: int, progress=None, tasks=()) -
 def _child(model, renderer, files, k, n, counter, errors, jobs, claimed) -> None:
     try:
         files.digests, files.sources, files.kept, files.staged, files.rows = {}, {}, 0, [], {}   # the parent's are its own
-        files.pending, files.pending_size = [], 0
+        files.pending, files.pending_size, files.spans, files.refilled = [], 0, {}, 0
         _render_share(model, renderer, files, k, n, counter, None, jobs, claimed)
         files.save_part(k)
     except ContentError as exc:
@@ -98,7 +99,7 @@ def _file_job(task, renderer, files) -> int:
 def _one(page, renderer, files) -> None:
     source = page.source or renderer.fingerprint(page)
     if not files.reuse(page.path, source):
-        files.put(page.path, renderer.render(page))
+        files.put(page.path, renderer.render(page) if page.holes is None else holes.make(page, renderer, files))
 
 
 class Keeper:

@@ -18,6 +18,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from jinja2.compiler import CodeGenerator
 
 from .errors import ContentError, Report, fail
+from .holes import stock
 from .model import Page, SiteInfo
 from .pagekeys import dumps
 
@@ -106,6 +107,7 @@ class Renderer:
             keep_trailing_newline=True, auto_reload=False)   # kept only while the theme files are the same (salt)
         self.fragments: dict = {}
         self.templates: dict = {}
+        self.stock = stock(themes, DEFAULT_THEME)     # every template is the default theme's (holes.py)
         self.env.filters["fragment"] = self.fragment
         self.env.filters["fragments"] = self.fragments_of
 
@@ -164,13 +166,16 @@ class Renderer:
                                       superseded.text + "\0" + superseded.url if superseded else "")).encode("utf-8")
 
     def render(self, page: Page) -> bytes:
+        return self.render_text(page).encode("utf-8")
+
+    def render_text(self, page: Page) -> str:
         if page.page is None:           # a keyed page: its model is made only now that it is rendered
             page.page = page.make()
             page.title = page.title or page.page.title
         root = "../" * page.path.count("/")
         try:
             template = self.template(page.template)
-            return template.render(page=page.page, meta=page, site=self.site, root=root).encode("utf-8")
+            return template.render(page=page.page, meta=page, site=self.site, root=root)
         except TemplateError as exc:
             raise template_problem(exc, page) from None
 

@@ -15,10 +15,12 @@ import numpy as np
 from . import charts
 from .content import ABSTAIN_RATINGS, DEFAULT_SOURCE, SELF_SOURCE
 from .data import published_items, published_self, numbers
+from .holes import hole
 from .model import (AdjustmentLine, AwardBadge, AwardList, DeductionLine, Download, FrequentDeduction, ItemLine,
                     Link, NoticeData, PreviousResult, RankRow, Ranking, RoundCard, RoundPage, ScorecardPage, SectionLine, Status,
                     UnitCard)
 from .numbers import SCALE, date_text, fmt, plain, round_half_up
+from .render import output_escape
 from .score import SCALE2, RoundScore
 
 STATUS_LABELS = {"draft": "草稿", "公示": "公示稿", "published": "已发布"}
@@ -57,6 +59,7 @@ class RoundView:
         self.award_names = None
         self.rank_rows: dict = {}
         self.overviews: dict = {}
+        self.fills: dict = {}               # (category, book) -> average_fills()
         self.items = published_items(score)
         self.own = published_self(score)
         self.applies = layout.applies()
@@ -263,7 +266,23 @@ class RoundView:
         return tuple(out)
 
     # ------------------------------------------------------------ scorecard
-    def scorecard(self, u: int, rule_url) -> ScorecardPage:
+    def average_fills(self, category: str, b: int) -> list[bytes]:
+        """What a scorecard of the category writes where its averages go, in the order of scorecard()'s
+        holes (holes.py): per section, the heading's average, the chart's bar and text, and the chart
+        description's part."""
+        key = (category, b)
+        fills = self.fills.get(key)
+        if fills is None:
+            fills = []
+            for s, (text, rate) in enumerate(zip(*self.category_averages(category, b))):
+                svg, desc = charts.comparison_average(s, rate, text)
+                fills += [output_escape(text).encode("utf-8"), svg.encode("utf-8"),
+                          charts.description(desc).encode("utf-8")]
+            self.fills[key] = fills
+        return fills
+
+    def scorecard(self, u: int, rule_url, holes: bool = False) -> ScorecardPage:
+        """The scorecard of unit `u`; with `holes`, with a hole (holes.py) wherever an average goes."""
         layout, score = self.layout, self.score
         unit = layout.units[u]
         b = int(layout.book_of[u])
@@ -281,7 +300,13 @@ class RoundView:
         sections = []
         values = self.section_values(u)
         exact = u in self.exact_by_unit          # then some section sums are Fractions, else ints of 1/SCALE²
-        average_texts, average_rates = self.category_averages(unit.category, b)
+        if holes:
+            n = len(self.section_cols[b])
+            average_texts, average_rates = [hole(3 * s) for s in range(n)], [None] * n
+            averages = [(hole(3 * s + 1), hole(3 * s + 2)) for s in range(n)]
+        else:
+            average_texts, average_rates = self.category_averages(unit.category, b)
+            averages = None
         if exact:
             texts = [fmt(round_half_up(value, p, _scale(value)), p) for value in values]
             rates = [float(v) / _scale(v) / points if points else 0.0
@@ -313,7 +338,7 @@ class RoundView:
             [(s.title, rate, avg_rate, f"{text}/{points_text}", avg)
              for (s, _), points_text, rate, text, avg, avg_rate
              in zip(self.section_cols[b], self.section_points_text[b], rates, texts, average_texts, average_rates)],
-            f"各部分得分与{unit.category}平均")
+            f"各部分得分与{unit.category}平均", averages)
         bonus = self._adjustments(adjust, "bonus", layout.bonus, book_url, "add") if adjust else ()
         penalties = self._adjustments(adjust, "penalty", layout.penalties, book_url, "deduct") if adjust else ()
         vetoes = tuple(AdjustmentLine(Link(f"{layout.vetoes[v][1].text}(等次定为“{layout.vetoes[v][1].grade}”)",

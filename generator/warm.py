@@ -18,7 +18,9 @@ A rebuild in the same process starts from the previous build's work where its in
 - the units' search records and the rounds each unit took part in are kept while units.csv, the
   rulebooks and every round.yaml are the same (`contexts`);
 - the renderer (compiled templates and rendered item rows) is kept while the themes and the generator are
-  the same, and the last manifest written while its file is unchanged (write.read_manifest).
+  the same, and the last manifest written while its file is unchanged (write.read_manifest);
+- where each scorecard's category averages are in its file (`spans`), so that a scorecard whose average
+  alone moved is redrawn by replacing them (holes.py).
 
 Everything kept is exactly what the rebuild would compute again: tests/test_serve.py checks that a
 rebuild after each kind of edit writes the same site as a fresh build.
@@ -67,6 +69,10 @@ class Warm:
     records: dict = field(default_factory=dict)    # the search records of the last build (records.kept_records)
     taken: tuple = (None, None)                    # (signature, the rounds each unit took part in): SiteModel
     unit_keys: tuple | None = None                 # (units, taken, unit id -> unit page key): SiteModel
+    # scorecard path -> (own source, SHA-256, spans): where its averages are in its file (holes.py); None
+    # when this Warm is not used by another build
+    spans: dict | None = field(default_factory=dict)
+    lasts: object = None          # units -> whether this Warm is kept after a build of that size (None: it is)
 
     def begin(self, content_dir: Path, options: tuple, digests: dict | None = None, stored=None) -> None:
         """Before a build: digest every round's own inputs and decide which rounds are kept. `digests`:

@@ -26,6 +26,7 @@ STAGED = ".kaohe-new"          # a changed file, written beside its target until
 STAGED_DIR = ".kaohe-new-"     # a folder made by another program, beside the one it replaces
 BUSY = ".kaohe-updating"       # present while a build updates the site in place
 PAGES = ".pages"               # a worker's changed files, handed to the parent (PART + k + PAGES)
+SPANS = ".spans"               # where a worker's scorecards have their averages (holes.py)
 PENDING_BYTES = 64 << 20       # changed files a process keeps in memory until the commit; the rest are staged
 
 
@@ -113,6 +114,8 @@ class Files:
         self.kept = 0                             # pages kept from the current site without rendering
         self.rows: dict = {}                      # data files' rows made (build.round_data), for kaohe serve
         self.made: set[str] = set()          # folders of the new site made so far
+        self.spans: dict = {}                     # scorecard path -> where its averages are (holes.py), or None
+        self.refilled = 0                         # scorecards made by replacing their averages (holes.py)
 
     def folder(self, name: str) -> Path:
         """Where another program writes the site's top-level folder `name` (e.g. the Pagefind bundle)."""
@@ -230,6 +233,9 @@ class Files:
         if self.rows:
             with open(self.root / f"{PART}{k}.rows", "wb") as f:
                 pickle.dump(self.rows, f, protocol=pickle.HIGHEST_PROTOCOL)
+        if self.spans:
+            with open(self.root / f"{PART}{k}{SPANS}", "wb") as f:
+                pickle.dump((self.spans, self.refilled), f, protocol=pickle.HIGHEST_PROTOCOL)
 
     def adopt(self) -> None:
         """Take in the workers' digests and the files made by other programs (Pagefind, PDFs), which were
@@ -248,6 +254,12 @@ class Files:
         for part in sorted(self.root.glob(f"{PART}*{PAGES}")):
             with open(part, "rb") as f:
                 self.pending += pickle.load(f)
+            part.unlink()
+        for part in sorted(self.root.glob(f"{PART}*{SPANS}")):
+            with open(part, "rb") as f:
+                spans, refilled = pickle.load(f)
+            self.spans.update(spans)
+            self.refilled += refilled
             part.unlink()
         for rel in self.foreign:
             top = self._made_at(rel)
@@ -275,7 +287,7 @@ class Files:
         for rel in self.foreign:
             shutil.rmtree(self._made_at(rel), ignore_errors=True)
         for part in [*self.root.glob(f"{PART}*.json"), *self.root.glob(f"{PART}*.rows"),
-                     *self.root.glob(f"{PART}*{PAGES}")]:
+                     *self.root.glob(f"{PART}*{PAGES}"), *self.root.glob(f"{PART}*{SPANS}")]:
             part.unlink()
         self.pending = []
 
