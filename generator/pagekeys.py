@@ -93,11 +93,10 @@ class RoundKeys:
         self._units: list[bytes] | None = None
         self._own: dict[int, bytes] = {}       # unit -> own key (own()), for the units whose key was computed
         self._data: list[bytes] | None = None
+        # which units show the same summary (total, grade, rank, awards, veto) as in `before` under the same
+        # view key, all a unit page shows of the round (pages.SiteModel.unit_page_keys); False when unknown
+        self.kept_summaries = False
         self._carried = self.carried(before) if before is not None else None
-        # which units' keys were carried (their summaries are the same too: pages.SiteModel.unit_page_keys);
-        # False when none could be
-        self.kept_units = np.array([key is not None for key in self._carried], dtype=bool) \
-            if self._carried is not None else False
         # a unit whose page key is carried has the same data key too (made from a subset of the same values)
         self._carried_data = [before._data[u] if key is not None else None for u, key in enumerate(self._carried)] \
             if self._carried is not None and before._data is not None else None
@@ -109,7 +108,7 @@ class RoundKeys:
         keys.view, keys.view_key, keys._units = view, view_key, units
         keys.categories, keys.kids, keys.matrix, keys._data, keys._own = {}, children_of(view.layout), None, None, {}
         keys._carried = keys._carried_data = None
-        keys.kept_units = False
+        keys.kept_summaries = False
         return keys
 
     def category(self, category: str, b: int) -> bytes:
@@ -203,10 +202,15 @@ class RoundKeys:
         pairs = list(zip(map(CATEGORY, units), new.layout.book_of.tolist()))
         categories = {pair: self.category(*pair) == before.category(*pair) for pair in set(pairs)}
         same &= np.array([categories[pair] for pair in pairs], dtype=bool)
-        same &= np.array([type(a) is type(b) and a == b for a, b in zip(score_new.grade, score_old.grade)], dtype=bool)
+        # what a unit page shows of the round (summary()): total, precision, rank and rank size are the first
+        # four of the matrix's last seven columns (unit_matrix)
+        summary = (self.matrix[:, -7:-3] == before.matrix[:, -7:-3]).all(axis=1)
+        summary &= np.array([type(a) is type(b) and a == b for a, b in zip(score_new.grade, score_old.grade)], dtype=bool)
         for new_values, old_values in ((score_new.vetoes, score_old.vetoes), (score_new.awards, score_old.awards)):
-            same &= np.array([a == b and (not a or dumps(a) == dumps(b)) for a, b in zip(new_values, old_values)],
-                             dtype=bool)
+            summary &= np.array([a == b and (not a or dumps(a) == dumps(b)) for a, b in zip(new_values, old_values)],
+                                dtype=bool)
+        self.kept_summaries = summary
+        same &= summary
         for u in set(new.exact_by_unit) | set(old.exact_by_unit):
             if same[u] and dumps(new.exact_by_unit.get(u)) != dumps(old.exact_by_unit.get(u)):
                 same[u] = False
@@ -257,7 +261,8 @@ def children_of(layout) -> dict | None:
 
 
 def unit_matrix(view) -> np.ndarray:
-    """Every number of a unit's page that is one per unit (or per unit and item), a row per unit."""
+    """Every number of a unit's page that is one per unit (or per unit and item), a row per unit; the last
+    seven columns are its total, precision, rank, rank size, bonus, bonus before the cap and penalty."""
     score = view.score
     columns = [score.item.fp, view.items, view.own, score.own.has,
                np.stack([score.total, score.precision, score.rank, score.rank_size, score.bonus, score.bonus_raw,

@@ -259,18 +259,19 @@ class SiteModel:
             if keys._carried_data is not None:    # serve: the data keys too, once for every process
                 keys.data()
         compute_units(todo, helper)
-        if self.serve is not None:
+        if self.serve is not None and self.unit_keys is None:
             self.unit_keys = self.unit_page_keys(self.serve)
 
     def unit_page_keys(self, warm) -> dict:
         """unit id -> the key of its unit page, for every unit (serve). A unit's key from the last build is
         taken when the registry and the rounds each unit took part in are the very objects it was made
         from (warm.read, rounds_taken) and, in every round the unit took part in, the view is the last
-        build's or the unit's scorecard key was carried (its summary is then the same: RoundKeys.carried)."""
+        build's or shows the unit's same summary under the same view key (RoundKeys.kept_summaries): after
+        a correction that moves a category's average, the keys of that category's units are not made again."""
         units, taken = self.content.units, self.taken
         before = warm.unit_keys
         same = before is not None and before[0] is units and before[1] is taken
-        kept = {rid: None if rid in self.kept_views else self.keys(view).kept_units
+        kept = {rid: None if rid in self.kept_views else self.keys(view).kept_summaries
                 for rid, view in self.views.items()}
         out = {}
         children = self.children()

@@ -150,9 +150,14 @@ class Warm:
             rid = space[0]
             if rid not in model.views or model.views[rid].keys is None:
                 continue
-            current = set(model.views[rid].keys.data())
-            rows = {**self.data_rows.get(space, {}), **new}
-            self.data_rows[space] = {k: v for k, v in rows.items() if k[:32] in current}
+            rows = self.data_rows[space] = {**self.data_rows.get(space, {}), **new}
+            keys = model.views[rid].keys.data()
+            # a row no longer current is never used (its key names what it was made from), only kept: the
+            # rows are pruned once they are half as many again as the units (0.03 s of every rebuild at 10,000
+            # units when pruned each time)
+            if len(rows) > len(keys) * 3 // 2:
+                current = set(keys)
+                self.data_rows[space] = {k: v for k, v in rows.items() if k[:32] in current}
 
     def forget_others(self) -> None:
         """Drop rounds whose folders are gone."""

@@ -9,7 +9,7 @@ import shutil
 from conftest import REPO
 from generator.build import build
 from generator.warm import Warm
-from test_incremental import files, same_bytes
+from test_incremental import files, same_bytes, unit_keys_are_fresh
 
 GOLDEN = REPO / "tests" / "golden" / "content"
 PEER = "results/2024/jg-b/index.html"          # jg-a's only peer in its category (机关事业单位) in 2024
@@ -52,6 +52,8 @@ def test_a_moved_average_is_written_into_the_peers_scorecards_as_rendering_would
     again = build(content, out, drafts=True, shown="content", search=False, warm=warm)
     assert again.refilled == 1        # jg-b's scorecard: only its averages changed
     assert (out / PEER).read_bytes() != before
+    # jg-b's unit page shows its total, grade, rank and award only: its key is the last build's, and right
+    unit_keys_are_fresh(warm, content)
     assert same_bytes(out, full_build(content, tmp_path)) == []
     # and back: the averages written a second time, over the first ones
     correct_jg_a(content, "75")       # 2 points as well: no average moves, nothing is refilled
