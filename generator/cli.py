@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import ContentError
+from .errors import ContentError, WorkerLost
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,6 +94,9 @@ def _reporting(run) -> int:
     except KeyboardInterrupt:
         print("已中断;输出文件夹保持原样。", file=sys.stderr, flush=True)
         return 130
+    except WorkerLost as exc:
+        print(f"{exc};输出文件夹保持原样,请重试。", file=sys.stderr, flush=True)
+        return 1
 
 
 def _date(text: str):

@@ -90,3 +90,8 @@ def fail(path: str, line: int | None, message: str) -> ContentError:
     report = Report()
     report.error(path, line, message)
     return ContentError(report)
+
+
+class WorkerLost(RuntimeError):
+    """A worker process ended without finishing its part (killed: out of memory, a signal). Not a bug in
+    the content or in kaohe: the build stops, the site stays as it was, and trying again may succeed."""

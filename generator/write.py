@@ -25,7 +25,6 @@ PART = ".kaohe-part-"
 STAGED = ".kaohe-new"          # a changed file, written beside its target until the build has succeeded
 STAGED_DIR = ".kaohe-new-"     # a folder made by another program, beside the one it replaces
 BUSY = ".kaohe-updating"       # present while a build updates the site in place
-PAGES = ".pages"               # a worker's changed files, handed to the parent (PART + k + PAGES)
 SPANS = ".spans"               # where a worker's scorecards have their averages (holes.py)
 PENDING_BYTES = 64 << 20       # changed files a process keeps in memory until the commit; the rest are staged
 
@@ -110,6 +109,11 @@ class Files:
         self.staged: list[str] = []               # in place: files written as name.kaohe-new, renamed at the end
         self.pending: list[tuple[str, bytes]] = []  # in place: changed files written over their targets at the end
         self.pending_size = 0
+        # a worker's changed files go into shared memory its parent made before forking (share_pending),
+        # which then writes them from there: 0.04 s less than pickling 20 MB through a file and back
+        self.shared: list = []                    # per worker k ≥ 1: an anonymous shared mmap of PENDING_BYTES
+        self.buffer = None                        # in a worker: its own shared mmap
+        self.placed: list = []                    # in a worker: (relpath, offset, length) of each file in it
         self.restored = False                     # overwrite() failed and put every file back as it was
         self.kept = 0                             # pages kept from the current site without rendering
         self.rows: dict = {}                      # data files' rows made (build.round_data), for kaohe serve
@@ -201,7 +205,11 @@ class Files:
             if not self.inplace and self._link(relpath, self._target(relpath)):
                 return
         if self.inplace and self.pending_size + len(data) <= PENDING_BYTES:
-            self.pending.append((relpath, data))
+            if self.buffer is not None:
+                self.buffer[self.pending_size:self.pending_size + len(data)] = data
+                self.placed.append((relpath, self.pending_size, len(data)))
+            else:
+                self.pending.append((relpath, data))
             self.pending_size += len(data)
             return
         target = self._target(relpath)
@@ -223,13 +231,17 @@ class Files:
         except OSError:
             return False
 
+    def share_pending(self, workers: int) -> None:
+        """Before forking `workers` - 1 workers over a site updated in place: the shared memory each one
+        keeps its changed files in (pages are touched only as they are written)."""
+        if self.inplace and workers > 1:
+            import mmap
+            self.shared = [mmap.mmap(-1, PENDING_BYTES) for _ in range(1, workers)]
+
     def save_part(self, k: int) -> None:
         """A worker process hands its digests to the parent through a file."""
         part = self.root / f"{PART}{k}.json"
-        if self.pending:
-            with open(self.root / f"{PART}{k}{PAGES}", "wb") as f:
-                pickle.dump(self.pending, f, protocol=pickle.HIGHEST_PROTOCOL)
-        part.write_bytes(orjson.dumps([self.digests, self.sources, self.kept, self.staged]))
+        part.write_bytes(orjson.dumps([self.digests, self.sources, self.kept, self.staged, k, self.placed]))
         if self.rows:
             with open(self.root / f"{PART}{k}.rows", "wb") as f:
                 pickle.dump(self.rows, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -241,19 +253,18 @@ class Files:
         """Take in the workers' digests and the files made by other programs (Pagefind, PDFs), which were
         announced through `folder()` or in `self.foreign` (a file or folder each, relative to the site)."""
         for part in sorted(self.root.glob(f"{PART}*.json")):
-            digests, sources, kept, staged = orjson.loads(part.read_bytes())
+            digests, sources, kept, staged, k, placed = orjson.loads(part.read_bytes())
             self.digests.update(digests)
             self.sources.update(sources)
             self.kept += kept
             self.staged += staged
+            if placed:
+                view = memoryview(self.shared[k - 1])
+                self.pending += [(rel, view[at:at + n]) for rel, at, n in placed]
             part.unlink()
         for part in sorted(self.root.glob(f"{PART}*.rows")):
             with open(part, "rb") as f:
                 self.rows.update(pickle.load(f))
-            part.unlink()
-        for part in sorted(self.root.glob(f"{PART}*{PAGES}")):
-            with open(part, "rb") as f:
-                self.pending += pickle.load(f)
             part.unlink()
         for part in sorted(self.root.glob(f"{PART}*{SPANS}")):
             with open(part, "rb") as f:
@@ -287,7 +298,7 @@ class Files:
         for rel in self.foreign:
             shutil.rmtree(self._made_at(rel), ignore_errors=True)
         for part in [*self.root.glob(f"{PART}*.json"), *self.root.glob(f"{PART}*.rows"),
-                     *self.root.glob(f"{PART}*{PAGES}"), *self.root.glob(f"{PART}*{SPANS}")]:
+                     *self.root.glob(f"{PART}*{SPANS}")]:
             part.unlink()
         self.pending = []
 
@@ -421,8 +432,12 @@ def write_manifest(folder: Path, manifest: dict, final: Path | None = None) -> N
     9 MB at 10k units. Kept in memory for read_manifest, under the path the site will have (`final`, when
     `folder` is a new tree about to be renamed there: the rename keeps the file's inode and times)."""
     path = folder / MANIFEST
+    # the top level in its own order (inputs first: unchanged() reads only that far), each part with its
+    # keys sorted by orjson (in C: sorting the 90,000 entries of a 10,000-unit site in Python cost 0.02 s)
+    body = b",".join(orjson.dumps(key) + b":" + orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+                     for key, value in manifest.items())
     with open(path, "wb") as f:
-        f.write(orjson.dumps(manifest))
+        f.write(b"{" + body + b"}")
         f.flush()
         stamp = _stamp(os.fstat(f.fileno()))
     _written.clear()              # one site per process is kept (serve); a build of another drops it
@@ -502,8 +517,8 @@ MANIFEST_HEAD = '{"inputs":"'         # how write_manifest's JSON begins (inputs
 
 
 def manifest_of(writer: Files, inputs: str) -> dict:
-    return {"inputs": inputs, "notes": dict(sorted(writer.notes.items())),
-            "files": dict(sorted(writer.digests.items())), "sources": dict(sorted(writer.sources.items()))}
+    """The manifest of what `writer` made (written with each part's keys sorted: write_manifest)."""
+    return {"inputs": inputs, "notes": writer.notes, "files": writer.digests, "sources": writer.sources}
 
 
 def remove_later(folder: Path, files: int) -> None:

@@ -316,10 +316,15 @@ def correct_jg_b(content) -> None:
                      encoding="utf-8")
 
 
-def test_changed_files_are_written_over_their_targets_but_never_through_another_hard_link(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_changed_files_are_written_over_their_targets_but_never_through_another_hard_link(tmp_path, monkeypatch,
+                                                                                          workers):
     """A rebuild writes a changed page over the current one (the same inode, new bytes and mtime), except
     where the file has another hard link, as in a snapshot made with `cp -al` or `rsync --link-dest`: that
-    copy keeps the old bytes. A unit added since makes new pages in new folders."""
+    copy keeps the old bytes. A unit added since makes new pages in new folders. With two processes, the
+    second one's changed pages reach the writing process through shared memory (write.Files.share_pending)."""
+    import generator.build as build_module
+    monkeypatch.setattr(build_module, "workers_for", lambda units: workers)
     content = tmp_path / "content"
     shutil.copytree(GOLDEN, content)
     out = tmp_path / "output"

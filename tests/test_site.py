@@ -10,6 +10,7 @@ import difflib
 import os
 import re
 import shutil
+import signal
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -281,6 +282,30 @@ def test_a_theme_error_in_a_worker_process_is_reported_and_the_site_stays(tmp_pa
     assert run.code == 1 and any("主题模板渲染出错" in line for line in run.lines)
     assert tree(tmp_path / "output", skip=()) == before   # updated in place: nothing staged is left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["content", "output", "themes"]
+
+
+def test_a_worker_process_that_dies_is_reported_and_the_site_stays(tmp_path, monkeypatch, kaohe):
+    """A worker killed outright (out of memory, a signal) never says it has finished: the build stops with
+    a message, whatever the worker had made is dropped, and the previous site stays whole."""
+    from generator import build, parallel
+    monkeypatch.setattr(build, "workers_for", lambda units: 2)
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(GOLDEN / "content", tmp_path / "content")
+    assert kaohe("build", "--content", "content", "--output", "output").code == 0
+    before = tree(tmp_path / "output", skip=())
+    share = parallel._render_share
+
+    def dying(model, renderer, files, k, *args, **kwargs):
+        count = share(model, renderer, files, k, *args, **kwargs)
+        if k == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return count
+    monkeypatch.setattr(parallel, "_render_share", dying)
+    units = tmp_path / "content/units.csv"
+    units.write_text(units.read_text(encoding="utf-8").replace("甲局", "甲局(新名)"), encoding="utf-8")
+    run = kaohe("build", "--content", "content", "--output", "output")
+    assert run.code == 1 and any("子进程异常退出" in line and "输出文件夹保持原样" in line for line in run.lines), run.lines
+    assert tree(tmp_path / "output", skip=()) == before
 
 
 def test_a_broken_search_template_is_reported_as_a_theme_error_and_the_site_stays(tmp_path, monkeypatch, kaohe):
