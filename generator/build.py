@@ -180,8 +180,11 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     digests: dict = {}
     inputs = inputs_hash([content_dir, content_dir.parent / "themes", DEFAULT_THEME.parent, Path(__file__).parent],
                          options, digests)
-    if unchanged(output, inputs):
-        return None                          # built from exactly these inputs, and whole: nothing to do
+    # built from exactly these inputs, and whole: nothing to do; except for kaohe serve's Warm while it holds
+    # nothing yet (serve started over an up-to-date site), which this build fills, writing nothing, so that
+    # the first corrected row is as quick as the next ones (3 s instead of 1 s at 10,000 units)
+    if unchanged(output, inputs) and (warm is None or warm.views or cache is not None):
+        return None
     stored = None
     if cache is not None:           # kaohe build: a fresh Warm (kept by a resident process, resident.py)
         from .cache import RoundCache, code_digest

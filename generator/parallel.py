@@ -6,6 +6,7 @@ the model, so the output is the same whatever the number of workers.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -44,8 +45,14 @@ def write_pages(model, renderer, files, workers: int, progress=None, tasks=()) -
     procs = [ctx.Process(target=_child, args=(model, renderer, files, k, workers, counter, errors, jobs, claimed,
                                               pipes[k - 1][1]), daemon=True)
              for k in range(1, workers)]
-    for proc in procs:
-        proc.start()
+    # the objects of the site model, made before the fork, are left out of the garbage collector's full
+    # collections until the workers are done: a worker that ran one traversed (and copied) the whole heap
+    gc.freeze()
+    try:
+        for proc in procs:
+            proc.start()
+    finally:
+        gc.unfreeze()
     for _receive, send in pipes:
         send.close()
     waiting = {proc.sentinel: (proc, receive) for proc, (receive, _send) in zip(procs, pipes)}

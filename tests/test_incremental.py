@@ -402,6 +402,31 @@ def test_a_write_that_fails_during_the_update_leaves_the_site_as_it_was(tmp_path
     assert same_bytes(out, full) == []
 
 
+def test_serve_started_over_an_up_to_date_site_fills_its_memory_and_writes_nothing(tmp_path):
+    """kaohe serve's first build over a site already built from the same inputs keeps every page and writes
+    no page, but leaves the Warm filled, so that the first corrected row is as quick as the next ones;
+    kaohe build (and serve once filled) still does nothing at all."""
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN, content)
+    out = tmp_path / "output"
+    build(content, out, drafts=True, shown="content", search=False)
+    assert build(content, out, drafts=True, shown="content", search=False) is None
+    before = stamps(out)
+    warm = Warm()
+    site = build(content, out, drafts=True, shown="content", search=False, warm=warm)
+    assert site is not None and site.kept == site.pages and warm.views
+    after = stamps(out)
+    assert {rel: stamp for rel, stamp in after.items() if rel != MANIFEST} == \
+        {rel: stamp for rel, stamp in before.items() if rel != MANIFEST}
+    assert build(content, out, drafts=True, shown="content", search=False, warm=warm) is None
+    correct_jg_b(content)
+    again = build(content, out, drafts=True, shown="content", search=False, warm=warm)
+    assert 0 < again.pages - again.kept < again.pages // 2
+    full = tmp_path / "full"
+    build(content, full, drafts=True, shown="content", search=False)
+    assert same_bytes(out, full) == []
+
+
 def test_serve_rescores_only_changed_rounds_and_still_equals_a_full_build(tmp_path):
     """`kaohe serve` keeps a round whose files did not change (warm.py), but not the view of a round whose
     year before changed: its scorecards show that year's result (上一年度)."""
