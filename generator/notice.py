@@ -24,6 +24,7 @@ from markupsafe import Markup, escape
 
 from . import markup
 from .errors import ContentError, Report
+from .render import output_escape
 from .model import NoticeData, NoticePage, RoundCard
 from .numbers import date_text
 from .schema import Fields
@@ -178,7 +179,8 @@ def _table(head, rows, caption: str = "", nums: tuple[int, ...] = ()) -> Markup:
     th = Markup("").join(Markup('<th scope="col">{}</th>').format(c) for c in head)
     # thousands of rows (a ranking of every unit): plain string joins of escaped cells, wrapped once
     opens = ['<td class="kh-n-num">' if i in nums else "<td>" for i in range(len(head))]
-    trs = Markup("".join("<tr>" + "".join(f"{opens[i]}{escape(c)}</td>" for i, c in enumerate(r)) + "</tr>"
+    # (output_escape: markupsafe's escaping as a plain str, without a Markup object per cell)
+    trs = Markup("".join("<tr>" + "".join(f"{opens[i]}{output_escape(c)}</td>" for i, c in enumerate(r)) + "</tr>"
                          for r in rows))
     cap = Markup("<caption>{}</caption>").format(caption) if caption else Markup("")
     wide = " kh-n-wide" if len(head) >= 6 else ""

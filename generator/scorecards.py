@@ -190,7 +190,8 @@ class RoundView:
         """A unit's row of the rankings and award lists, made once per view (the overview and the 通报 share it)."""
         row = self.rank_rows.get(u)
         if row is None:
-            veto = "、".join(self.layout.vetoes[v][1].text for v in self.score.vetoes[u])
+            vetoes = self.score.vetoes[u]
+            veto = "、".join(self.layout.vetoes[v][1].text for v in vetoes) if vetoes else ""
             row = self.rank_rows[u] = RankRow(int(self.score.rank[u]), unit_card(self.layout.units[u]), self.totals[u],
                                               self.score.grade[u], self.badges(u), veto, self.scorecard_url(u))
         return row
