@@ -316,15 +316,19 @@ def correct_jg_b(content) -> None:
                      encoding="utf-8")
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers, pending", [(1, None), (2, None), (2, 30_000)])
 def test_changed_files_are_written_over_their_targets_but_never_through_another_hard_link(tmp_path, monkeypatch,
-                                                                                          workers):
+                                                                                          workers, pending):
     """A rebuild writes a changed page over the current one (the same inode, new bytes and mtime), except
     where the file has another hard link, as in a snapshot made with `cp -al` or `rsync --link-dest`: that
     copy keeps the old bytes. A unit added since makes new pages in new folders. With two processes, the
-    second one's changed pages reach the writing process through shared memory (write.Files.share_pending)."""
+    second one's changed pages reach the writing process through shared memory (write.Files.share_pending);
+    past PENDING_BYTES a process's changed files are staged beside their targets and renamed over them."""
     import generator.build as build_module
+    import generator.write as write_module
     monkeypatch.setattr(build_module, "workers_for", lambda units: workers)
+    if pending is not None:
+        monkeypatch.setattr(write_module, "PENDING_BYTES", pending)
     content = tmp_path / "content"
     shutil.copytree(GOLDEN, content)
     out = tmp_path / "output"
@@ -342,7 +346,11 @@ def test_changed_files_are_written_over_their_targets_but_never_through_another_
     assert after["results/2024/jg-b/index.html"][0] != before["results/2024/jg-b/index.html"][0]   # replaced
     overwritten = [rel for rel in before if rel in after and after[rel][0] == before[rel][0]
                    and after[rel][1] != before[rel][1]]
-    assert "results/2024/index.html" in overwritten and "units/index.html" in overwritten
+    if pending is None:
+        assert "results/2024/index.html" in overwritten and "units/index.html" in overwritten
+    else:         # some in memory, the rest staged and renamed over their targets
+        changed = [rel for rel in before if rel in after and after[rel] != before[rel]]
+        assert overwritten and set(changed) - set(overwritten)
     assert "results/2023/jg-b/index.html" in before and after["results/2023/jg-b/index.html"] == before[
         "results/2023/jg-b/index.html"] and other.is_file()
     assert "units/gw-new/index.html" in after and "units/gw-new/index.html" not in before
@@ -369,13 +377,16 @@ def test_the_content_folder_typed_another_way_keeps_the_pages_that_did_not_chang
     assert same_bytes(out, full) == []
 
 
-def test_a_write_that_fails_during_the_update_leaves_the_site_as_it_was(tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_write_that_fails_during_the_update_leaves_the_site_as_it_was(tmp_path, monkeypatch, workers):
     """A disk that fills up while the changed files are written over the old ones: every file already
     written gets its old bytes back, the manifest is as before and the error is raised; the next build
-    updates the site in place as usual."""
+    updates the site in place as usual (with two processes, from the second one's shared memory too)."""
     import errno
 
+    import generator.build as build_module
     import generator.write as gw
+    monkeypatch.setattr(build_module, "workers_for", lambda units: workers)
     content = tmp_path / "content"
     shutil.copytree(GOLDEN, content)
     out = tmp_path / "output"
