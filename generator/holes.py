@@ -48,10 +48,10 @@ class Holes:
     plain: object
 
 
-def make(page, renderer, files) -> bytes:
-    """The bytes of `page` (a scorecard with `page.holes`): the current file with its fills replaced when
-    it is the one the last build wrote from the same own inputs, else rendered with holes, else rendered
-    plainly. The spans of the bytes returned go to files.spans, for the next rebuild."""
+def make(page, renderer, files) -> tuple[bytes, array | None]:
+    """The bytes of `page` (a scorecard with `page.holes`) and their spans: the current file with its fills
+    replaced when it is the one the last build wrote from the same own inputs, else rendered with holes,
+    else rendered plainly (spans None). The caller records the spans with the bytes' SHA-256 (record())."""
     holes = page.holes
     before = holes.before
     if before is not None and before[0] == holes.own:
@@ -61,18 +61,18 @@ def make(page, renderer, files) -> bytes:
         except OSError:
             old = None
         if old is not None and hashlib.sha256(old).hexdigest() == before[1]:
-            data, spans = refill(old, before[2], holes.fills)
-            files.spans[page.path] = (holes.own, hashlib.sha256(data).hexdigest(), spans)
             files.refilled += 1
-            return data
+            return refill(old, before[2], holes.fills)
     made = render(renderer, page, holes.fills)
     if made is None:
         page.page, page.make = None, holes.plain
-        files.spans[page.path] = None
-        return renderer.render(page)
-    data, spans = made
-    files.spans[page.path] = (holes.own, hashlib.sha256(data).hexdigest(), spans)
-    return data
+        return renderer.render(page), None
+    return made
+
+
+def record(files, page, digest: str, spans: array | None) -> None:
+    """Keep where the fills of the page just written (SHA-256 `digest`) are, for the next rebuild."""
+    files.spans[page.path] = (page.holes.own, digest, spans) if spans is not None else None
 
 
 def render(renderer, page, fills: list[bytes]) -> tuple[bytes, array] | None:

@@ -126,8 +126,13 @@ def _file_job(task, renderer, files) -> int:
 
 def _one(page, renderer, files) -> None:
     source = page.source or renderer.fingerprint(page)
-    if not files.reuse(page.path, source):
-        files.put(page.path, renderer.render(page) if page.holes is None else holes.make(page, renderer, files))
+    if files.reuse(page.path, source):
+        return
+    if page.holes is None:
+        files.put(page.path, renderer.render(page))
+    else:
+        data, spans = holes.make(page, renderer, files)
+        holes.record(files, page, files.put(page.path, data), spans)
 
 
 class Keeper:

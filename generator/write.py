@@ -196,14 +196,15 @@ class Files:
             self.kept += sum(kept)
         return kept
 
-    def put(self, relpath: str, data: bytes) -> None:
+    def put(self, relpath: str, data: bytes) -> str:
+        """Write `data` as the file `relpath` of the new site (see the class); returns its SHA-256."""
         digest = hashlib.sha256(data).hexdigest()
         self.digests[relpath] = digest
         if self.old.get(relpath) == digest:
             if self.inplace and os.path.isfile(safe_path(self.current, relpath)):
-                return
+                return digest
             if not self.inplace and self._link(relpath, self._target(relpath)):
-                return
+                return digest
         if self.inplace and self.pending_size + len(data) <= PENDING_BYTES:
             if self.buffer is not None:
                 self.buffer[self.pending_size:self.pending_size + len(data)] = data
@@ -211,7 +212,7 @@ class Files:
             else:
                 self.pending.append((relpath, data))
             self.pending_size += len(data)
-            return
+            return digest
         target = self._target(relpath)
         if self.inplace:
             target += STAGED
@@ -223,6 +224,7 @@ class Files:
                 view = view[os.write(fd, view):]
         finally:
             os.close(fd)
+        return digest
 
     def _link(self, relpath: str, target: str) -> bool:
         try:
