@@ -170,11 +170,12 @@ def round_order(content: Content, report: Report) -> list[str]:
 
 def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str | None = None,
           shown: str | None = None, log=None, search: bool = True, progress=None, pdf: bool = False,
-          warm=None, cache: Path | None = None) -> Site:
+          warm=None, cache: Path | None = None, dry: bool = False) -> Site:
     """Build the site into `output`. `warm` (warm.Warm, kept by `kaohe serve` between rebuilds): start from
     what the previous build in this process computed, where its inputs are the same. `cache` (kaohe build,
     cache.py): a folder of rounds scored by earlier runs, taken where their inputs are the same, and
-    where the rounds scored now are kept for the next run."""
+    where the rounds scored now are kept for the next run. `dry`: everything is made but nothing is
+    written, the site stays as it is (the resident process filling its Warm: cli._warm_up)."""
     shown = shown or str(content_dir)
     options = {"drafts": drafts, "profile": profile, "search": search, "pdf": pdf, "version": __version__}
     digests: dict = {}
@@ -183,7 +184,7 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     # built from exactly these inputs, and whole: nothing to do; except for kaohe serve's Warm while it holds
     # nothing yet (serve started over an up-to-date site), which this build fills, writing nothing, so that
     # the first corrected row is as quick as the next ones (3 s instead of 1 s at 10,000 units)
-    if unchanged(output, inputs) and (warm is None or warm.views or cache is not None):
+    if unchanged(output, inputs) and (warm is None or warm.views or cache is not None) and not (warm and warm.refresh):
         return None
     stored = None
     if cache is not None:           # kaohe build: a fresh Warm (kept by a resident process, resident.py)
@@ -260,7 +261,7 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
         if site.model.spans is not None:
             site.model.spans.update(writer.spans)
         first.append(not writer.old)
-    site.files = write_site(output, files, before_swap=finish, inputs=inputs, inplace=not pdf, done=done)
+    site.files = write_site(output, files, before_swap=finish, inputs=inputs, inplace=not pdf, done=done, dry=dry)
     cold = first[0]
     if warm is not None and made:
         warm.remember_rows(made, site.model)
@@ -359,7 +360,8 @@ def data_jobs(site: Site, profile: str, salt: bytes, warm=None, cold: bool = Fal
             keys = model.keys(model.views[rid])
             key = hashlib.sha256(salt + keys.whole("data", profile, internal)).hexdigest()
             rows = None
-            # the rows of the spreadsheet, numbered and large, are kept in memory (serve) but not on disk
+            # the rows of the spreadsheet, numbered and large, are kept in memory (serve) but not on disk;
+            # a Warm being filled (refresh) has every file made from rows, to keep them
             if warm is not None and plan.score.layout.n_units <= ROW_CACHE_UNITS and \
                     (warm.stored is None or (name != "scores.xlsx" and not cold)):
                 space = (rid, name, profile, internal)
@@ -367,7 +369,7 @@ def data_jobs(site: Site, profile: str, salt: bytes, warm=None, cold: bool = Fal
                     warm.stored.rows_name(space)       # a file the cache keeps
                 rows = (space, warm.data_rows.get(space, {}), keys, warm.stored)
             jobs.append(partial(round_data, site, plan.round_id, plan.revision, plan.score, f"results/{rid}/data/",
-                                profile, internal, key=key, name=name, rows=rows))
+                                profile, internal, key=None if rows and warm.refresh else key, name=name, rows=rows))
             for rev, score in plan.revisions:
                 jobs.append(partial(round_data, site, rid, rev, score, f"results/{rid}/r{rev.number}/data/", profile,
                                     internal, key=None, name=name))

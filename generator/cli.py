@@ -142,10 +142,25 @@ def _build(args) -> int:
     warm = Warm(lasts=resident.wanted) if mode != "off" else None     # kept by the resident process, if one stays
     code, units = _build_here(args, warm, cache_folder(Path(args.content)))
     if warm is not None and units is not None and resident.wanted(units):
-        pid = resident.start(args, lambda again: _reporting(lambda: _build_here(again, warm, None)[0]))
+        pid = resident.start(args, lambda again: _reporting(lambda: _build_here(again, warm, None)[0]),
+                             lambda: _warm_up(args, warm))
         if pid is not None:
             print(resident.started_message(pid), file=sys.stderr, flush=True)
     return code
+
+
+def _warm_up(args, warm) -> None:
+    """In the resident process, before it answers: a build of the same folders that writes nothing
+    (`dry`) and makes afresh what kaohe build's Warm lacks and kaohe serve's has (every round read and
+    checked file by file, full page keys, unit page keys, the data files' rows: `refresh`), so that the
+    first corrected row is as quick as the next ones (1.6 s instead of 1.0 s at 10,000 units)."""
+    from .build import build
+    warm.refresh = True
+    try:
+        build(Path(args.content), Path(args.output), drafts=args.drafts, profile=args.profile, shown=args.content,
+              warm=warm, dry=True)
+    finally:
+        warm.refresh = False
 
 
 def _build_here(args, warm, cache) -> tuple[int, int | None]:

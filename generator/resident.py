@@ -215,9 +215,10 @@ def idle_seconds() -> float:
         return IDLE
 
 
-def start(args, run) -> int | None:
+def start(args, run, warm_up=None) -> int | None:
     """Fork a resident process that answers the next builds of these folders with `run(args) -> exit code`
-    (which keeps its Warm); the pid, or None when one is there already or it cannot be made."""
+    (which keeps its Warm), after `warm_up()` (which fills that Warm without writing anything); the pid, or
+    None when one is there already or it cannot be made. A build asked for during the warm-up waits for it."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(address(args))     # bound before the fork, so that it answers as soon as this process ends
@@ -241,14 +242,22 @@ def start(args, run) -> int | None:
         os.closerange(3, sock.fileno())
         os.closerange(sock.fileno() + 1, 1 << 16)
         gc.collect()
-        _serve(sock, run, idle)
+        warmed = None
+        if warm_up is not None:
+            try:            # content changed meanwhile into something that fails: the builds will say so
+                warm_up()
+                warmed = True
+            except Exception:
+                warmed = False
+            gc.collect()
+        _serve(sock, run, idle, warmed)
     except BaseException:
         pass
     finally:
         os._exit(0)
 
 
-def _serve(sock: socket.socket, run, idle: float) -> None:
+def _serve(sock: socket.socket, run, idle: float, warmed: bool | None = None) -> None:
     from .warm import COLLECT_AFTER, UNCOLLECTED     # as kaohe serve collects
     builds, uncollected = 0, 0
     while True:
@@ -273,7 +282,7 @@ def _serve(sock: socket.socket, run, idle: float) -> None:
             if request is None:
                 continue
             if request.get("stop"):
-                _send(conn, {"stopped": True, "builds": builds, "peak_kib": _peak_kib()})
+                _send(conn, {"stopped": True, "builds": builds, "peak_kib": _peak_kib(), "warmed": warmed})
                 return
             if len(fds) != 2:
                 for fd in fds:

@@ -73,6 +73,7 @@ class Warm:
     # when this Warm is not used by another build
     spans: dict | None = field(default_factory=dict)
     lasts: object = None          # units -> whether this Warm is kept after a build of that size (None: it is)
+    refresh: bool = False         # the next build rescores every round and makes every data file's rows (cli._warm_up)
 
     def begin(self, content_dir: Path, options: tuple, digests: dict | None = None, stored=None) -> None:
         """Before a build: digest every round's own inputs and decide which rounds are kept. `digests`:
@@ -82,6 +83,8 @@ class Warm:
             self.views = {}
             self.options = options
         self.digests = digests or {}
+        if self.refresh:                # every round read, checked and scored again (cli._warm_up)
+            self.rounds.clear()
         self.keys, self.contexts = own_keys(content_dir, self.digests)
         self.stored = stored
         if stored is not None:

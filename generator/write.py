@@ -446,12 +446,14 @@ def write_manifest(folder: Path, manifest: dict, final: Path | None = None) -> N
     _written[str(((final or folder) / MANIFEST).absolute())] = (stamp, manifest)
 
 
-def write_site(output: Path, files, before_swap=None, inputs: str = "", done=None, inplace: bool = True) -> int:
+def write_site(output: Path, files, before_swap=None, inputs: str = "", done=None, inplace: bool = True,
+               dry: bool = False) -> int:
     """Write (relpath, bytes) pairs (a dict or an iterator: files are written as they are made, so a
     large site never sits in memory whole), then `before_swap(writer)`, which may add more (through
     `writer.put`, `writer.reuse`, or a program writing into `writer.folder(name)`), then put the result
     in place (see Files). A site with a valid manifest is updated in place when `inplace`; anything else
-    is built as a new tree beside `output` and swapped in. Returns the file count."""
+    is built as a new tree beside `output` and swapped in. Returns the file count. `dry`: over a site that
+    can be updated in place, everything is made and nothing written (0 without such a site)."""
     output = output.absolute()
     parent = output.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -460,7 +462,8 @@ def write_site(output: Path, files, before_swap=None, inputs: str = "", done=Non
     if inplace and previous.get("files") and output.is_dir() and not busy.exists():
         # BUSY marks an in-place update under way: if one is ever killed outright, its staged files
         # may be left behind, and the next build makes a whole new tree instead of updating this one
-        busy.write_text("kaohe build\n", encoding="utf-8")
+        if not dry:
+            busy.write_text("kaohe build\n", encoding="utf-8")
         writer = Files(output, output, previous, inplace=True)
         try:
             for relpath, data in (files.items() if isinstance(files, dict) else files):
@@ -474,6 +477,9 @@ def write_site(output: Path, files, before_swap=None, inputs: str = "", done=Non
             writer.discard()
             busy.unlink(missing_ok=True)
             raise
+        if dry:
+            writer.discard()
+            return len(writer.digests)
         try:
             writer.commit(manifest_of(writer, inputs))
         except BaseException:
@@ -484,6 +490,8 @@ def write_site(output: Path, files, before_swap=None, inputs: str = "", done=Non
             raise
         busy.unlink()
         return len(writer.digests)
+    if dry:
+        return 0
     tmp = parent / f".{output.name}.new-{os.getpid()}"
     old = parent / f".{output.name}.old-{os.getpid()}"
     for leftover in (tmp, old):

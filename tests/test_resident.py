@@ -101,6 +101,39 @@ def test_the_next_build_is_run_by_the_resident_process_and_writes_the_same_site(
     assert resident.stop(folders(golden)) is None
 
 
+def test_the_resident_process_fills_its_memory_before_answering_and_writes_nothing(golden, monkeypatch):
+    """Before it answers, the resident process makes what a kaohe serve would keep (every round read and
+    checked again, full page keys, unit page keys, the data files' rows: cli._warm_up) in a build that
+    writes nothing: the site stays as the asking build left it, even when the content was edited
+    meanwhile (that edit waits for the next kaohe build)."""
+    from generator import cli
+    from generator.cache import cache_folder
+    from generator.warm import Warm
+    monkeypatch.chdir(golden)
+    monkeypatch.setenv("KAOHE_CACHE", str(golden / "cache"))
+    args = Namespace(content="content", output="output", drafts=True, profile=None, pdf=False, verbose=False)
+    warm = Warm()
+    assert cli._build_here(args, warm, cache_folder(Path("content")))[0] == 0
+    assert warm.unit_keys is None and not warm.data_rows and not warm.checked     # what kaohe build's Warm lacks
+    before = stamps(golden / "output")
+    units = golden / "content/units.csv"
+    units.write_text(units.read_text(encoding="utf-8").replace("甲局", "甲局(新名)"), encoding="utf-8")
+    cli._warm_up(args, warm)
+    assert stamps(golden / "output") == before
+    assert warm.unit_keys is not None and warm.data_rows and warm.checked and not warm.refresh
+    again = kaohe(golden, *BUILD, KAOHE_RESIDENT="off")           # the edit, by the next build
+    assert again.returncode == 0 and "个页面重新生成" in again.stdout, again.stderr
+
+    # the same in a real resident process: it has warmed up when it answers, and written nothing
+    first = kaohe(golden, *BUILD, "--output", "other", KAOHE_RESIDENT="on", KAOHE_RESIDENT_IDLE="120")
+    assert first.returncode == 0, first.stderr
+    started_pid(first)
+    before = stamps(golden / "other")
+    reply = resident.stop(folders(golden, "other"))      # answered once the warm-up is over
+    assert reply is not None and reply["warmed"] is True and reply["builds"] == 0
+    assert stamps(golden / "other") == before
+
+
 def test_a_resident_process_answers_only_for_its_own_folders_and_options_are_passed_on(golden):
     first = kaohe(golden, *BUILD, KAOHE_RESIDENT="on", KAOHE_RESIDENT_IDLE="120")
     pid = started_pid(first)
