@@ -17,7 +17,7 @@ from .model import (ChangesPage, CriterionView, HistoryRow, HomePage, ItemView, 
                     UnitsIndexPage)
 from .numbers import plain
 from .errors import Report
-from .holes import Holes
+from .holes import Holes, prefetch
 from .notice import notice_page
 from .render import keyed_source
 from .pagekeys import UNIT_STATE, RoundKeys, compute_units, digest, pathless, units_state
@@ -308,6 +308,7 @@ class SiteModel:
                                       key=key, make=partial(view.scorecard, u, rule_url), source=source)
             return
         spans, book_of = self.spans, view.layout.book_of
+        prefetch(keeper.files.current, [path for path, source in zip(paths, sources) if source and path in spans])
         for u, path, title, key, source in zip(share, paths, titles, unit_keys, sources):
             if source is None:
                 yield None

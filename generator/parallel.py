@@ -131,8 +131,8 @@ def _one(page, renderer, files) -> None:
     if page.holes is None:
         files.put(page.path, renderer.render(page))
     else:
-        data, spans = holes.make(page, renderer, files)
-        holes.record(files, page, files.put(page.path, data), spans)
+        data, spans, read = holes.make(page, renderer, files)
+        holes.record(files, page, files.put(page.path, data, read), spans)
 
 
 class Keeper:

@@ -678,3 +678,27 @@ def test_the_manifest_kept_in_memory_is_used_only_while_the_file_is_unchanged(tm
     assert read_manifest(tmp_path) == {}
     assert json.loads(text) == manifest           # what is written is plain compact JSON
     assert text == json.dumps(manifest, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_a_file_is_hashed_again_whenever_its_bytes_may_have_changed(tmp_path, monkeypatch):
+    """write.file_digest keeps a file's SHA-256 by its inode, size and times (kaohe serve and the resident
+    process do not read the unchanged content folder again): a rewrite with the same size and the old
+    modification time put back still changes the change time, and is seen; a file written just before it
+    was read is read again next time."""
+    import time as clock
+
+    from generator import write
+    path = tmp_path / "results.csv"
+    path.write_bytes(b"unit_id,ref,value\na,A1,1\n")
+    write.file_digest(path)
+    assert path not in write._digests                     # written just now: read again next time
+    real = clock.time_ns
+    monkeypatch.setattr(write.time, "time_ns", lambda: real() + 3 * 10**9)     # three seconds later
+    first = write.file_digest(path)
+    assert first == hashlib.sha256(path.read_bytes()).digest()
+    assert path in write._digests                         # kept: not read again while unchanged
+    stamp = os.stat(path)
+    clock.sleep(0.01)
+    path.write_bytes(b"unit_id,ref,value\na,A1,2\n")       # the same size
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))   # and the old modification time put back
+    assert write.file_digest(path) == hashlib.sha256(b"unit_id,ref,value\na,A1,2\n").digest() != first
