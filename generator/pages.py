@@ -24,7 +24,7 @@ from .pagekeys import UNIT_STATE, RoundKeys, compute_units, digest, pathless, un
 from .searchindex import bundle_names
 from .revisions import correction_line, corrections_page, revision_status
 from .scorecards import RoundView, status_of, unit_card
-from .warm import serving
+from .warm import CHECKED_UNITS, serving
 
 HOME_ROUNDS = 6
 
@@ -43,9 +43,11 @@ class SiteModel:
         self.content = site.content
         self.plans = plans
         self.serve = serving(warm)                # the Warm of kaohe serve, or None
-        # where the scorecards' averages are (holes.py), when a next build in this process can use it
-        self.spans = warm.spans if warm is not None and warm.spans is not None and \
-            (warm.lasts is None or warm.lasts(len(site.content.units))) else None
+        # where the scorecards' averages are (holes.py), when a next build in this process can use it and the
+        # site is not so large that keeping them costs too much (about 0.7 KB a scorecard: 0.2 GB at 100,000 units)
+        units = len(site.content.units)
+        self.spans = warm.spans if warm is not None and warm.spans is not None and units <= CHECKED_UNITS and \
+            (warm.lasts is None or warm.lasts(units)) else None
         self.internal = public_internal
         self.round_ids = sorted(plans, key=lambda r: (self.content.rounds[r].year, r))
         # under serve: the rounds built and what each one's participants are read from (units.csv, the

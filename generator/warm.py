@@ -33,7 +33,8 @@ from pathlib import Path
 
 from .errors import Report
 
-CHECKED_UNITS = 20_000    # rounds up to this size keep their checked result files (about 1 KB a unit)
+CHECKED_UNITS = 20_000    # rounds up to this size keep their checked result files (about 1 KB a unit); sites up
+# to this size keep where their scorecards' averages are (holes.py, about 0.7 KB a scorecard)
 # A process that keeps a Warm (kaohe serve, the resident process of kaohe build) collects the previous build's
 # objects (a full collection: 0.3 s at 10,000 units) once it has been quiet this many seconds, so that a
 # correction saved just after another does not wait for it ...
