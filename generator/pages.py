@@ -304,22 +304,20 @@ class SiteModel:
         titles = [units[u].name + suffix for u in share]
         unit_keys = [keys.unit(u) for u in share]
         sources = keeper.keep(group, paths, titles, unit_keys)
-        if self.spans is None or not keeper.renderer.stock:
-            for u, path, title, key, source in zip(share, paths, titles, unit_keys, sources):
-                yield source and Page(path, "scorecard.html", None, title, "results", draft, superseded=superseded,
-                                      key=key, make=partial(view.scorecard, u, rule_url), source=source)
-            return
-        spans, book_of = self.spans, view.layout.book_of
-        prefetch(keeper.files.current, [path for path, source in zip(paths, sources) if source and path in spans])
+        # with holes for the averages where a next build can refill them (holes.py; the default theme only)
+        spans = self.spans if keeper.renderer.stock else None
+        if spans is not None:
+            prefetch(keeper.files.current, [path for path, source in zip(paths, sources) if source and path in spans])
+        book_of = view.layout.book_of
         for u, path, title, key, source in zip(share, paths, titles, unit_keys, sources):
             if source is None:
                 yield None
                 continue
-            holes = Holes(view.average_fills(units[u].category, int(book_of[u])),
-                          keyed_source(group, path, title, keys.own(u)), spans.get(path),
-                          partial(view.scorecard, u, rule_url))
+            holes = None if spans is None else Holes(
+                view.average_fills(units[u].category, int(book_of[u])),
+                keyed_source(group, path, title, keys.own(u)), spans.get(path), partial(view.scorecard, u, rule_url))
             yield Page(path, "scorecard.html", None, title, "results", draft, superseded=superseded, key=key,
-                       make=partial(view.scorecard, u, rule_url, True), source=source, holes=holes)
+                       make=partial(view.scorecard, u, rule_url, holes is not None), source=source, holes=holes)
 
     def unit_corrections(self, rid: str, score) -> dict:
         """unit id -> its corrections included in this state of the round (with the revision that published each)."""

@@ -118,8 +118,9 @@ class Files:
     A first build (or one over a folder without a valid manifest) writes a whole new tree beside the
     output and swaps it in; a file equal to the current site's is hard-linked from it. A rebuild over a
     site this build made before updates it in place: a changed file is kept in memory (or, past
-    PENDING_BYTES, written beside its target as `name.kaohe-new`) and written over its target (renamed over
-    it) only when everything has been made (commit), unchanged files are not touched at all, and a folder made by another program (the Pagefind bundle) is made beside the old
+    PENDING_BYTES or over INPLACE_MAX, written beside its target as `name.kaohe-new`) and written over its
+    target (renamed over it) only when everything has been made (commit), unchanged files are not touched
+    at all, and a folder made by another program (the Pagefind bundle) is made beside the old
     one and swapped. Either way nothing the reader sees changes until the build has succeeded.
     """
 
