@@ -244,19 +244,28 @@ class RoundView:
         """The criteria most units lost points on: the year's 存在问题."""
         layout = self.layout
         rows = self.score.rows
-        crit = rows[(rows["kind"] == "criterion") & (rows["count"] > 0)]
-        if crit.empty:
+        count = rows["count"].to_numpy()
+        hit = np.flatnonzero((rows["kind"] == "criterion").to_numpy() & (count > 0))
+        if not len(hit):
             return ()
-        counts = crit.groupby(["idx", "u"], sort=True)["count"].sum()
-        idx = counts.index.get_level_values(0).to_numpy()
-        lost = counts.to_numpy() * layout.crit_deduct[idx]
+        # one (criterion, unit) pair per unit that lost points on it, with what it lost there (capped as
+        # the criterion says), then per criterion: numpy sums in exact integers (0.03 s at 10,000 units
+        # as a pandas groupby and a Python loop over the pairs)
+        pair = rows["idx"].to_numpy()[hit].astype(np.int64) * (layout.n_units + 1) + rows["u"].to_numpy()[hit]
+        order = np.argsort(pair, kind="stable")
+        pair = pair[order]
+        starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+        counts = np.add.reduceat(count[hit][order].astype(np.int64), starts)
+        idx = pair[starts] // (layout.n_units + 1)
+        lost = counts * layout.crit_deduct[idx]
         cap = layout.crit_max[idx]
         lost = np.where(cap >= 0, np.minimum(lost, cap), lost)
-        stats = defaultdict(lambda: [0, 0])
-        for ci, amount in zip(idx.tolist(), lost.tolist()):
-            stats[ci][0] += 1
-            stats[ci][1] += amount
-        top = sorted(stats.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[:FREQUENT]
+        firsts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+        crits = idx[firsts]
+        units = np.diff(np.r_[firsts, len(idx)])
+        amounts = np.add.reduceat(lost, firsts)
+        top = np.lexsort((crits, -amounts, -units))[:FREQUENT]
+        top = [(int(crits[k]), (int(units[k]), int(amounts[k]))) for k in top]
         out = []
         for ci, (n, amount) in top:
             c = layout.criteria[ci]

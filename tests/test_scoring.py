@@ -1,6 +1,8 @@
 """Hand-computed scores for every item kind and every edge of SPEC §3–5."""
 from __future__ import annotations
 
+import re
+
 from conftest import RULEBOOK_D, RULEBOOK_T, build, items, scores
 
 ROUND_T = """
@@ -402,3 +404,46 @@ def test_participants_all_skips_units_no_longer_active(site, kaohe):
     out = build(kaohe, site)
     assert set(scores(out, "r")) == {"a"}
     assert set(scores(out, "old")) == {"a", "b"}
+
+
+def test_frequent_deductions_count_units_and_capped_points(site, kaohe):
+    """存在问题 on the round page: per criterion, the units that lost points on it (a unit's several rows
+    count once) and the points they lost (each unit's loss capped by max_deduct), most units first, then
+    most points, then the rulebook's order; rows of 0 times are no loss."""
+    site.rulebook(RULEBOOK_D)
+    site.units("""
+        a,甲,机关事业单位,
+        b,乙,机关事业单位,
+        c,丙,机关事业单位,
+        d,丁,机关事业单位,
+        e,戊,机关事业单位,
+    """)
+    site.round("r", "title: 轮次\nyear: 2024\nrulebooks: d\n", """
+        unit_id,ref,value
+        a,A1-3,1
+        a,A1-3,1
+        b,A1-3,1
+        c,A2-1,2
+        d,A2-1,1
+        e,A2-1,0
+        a,A2-2,10
+        c,A2-2,1
+        d,A2-2,3
+        c,A1-4,1
+        d,A1-4,1
+        b,A1-2,1
+        e,A1-1,1
+    """)
+    out = build(kaohe, site)
+    html = (out / "results" / "r" / "index.html").read_text(encoding="utf-8")
+    section = html.split('id="problems"', 1)[1].split("</section>", 1)[0]
+    rows = [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", tr)]
+            for tr in re.findall(r"<tr><td>.*?</tr>", section)]
+    assert rows == [
+        ["己", "乙项", "3", "4"],        # 10 × 0.5 capped at 2, 0.5, 1.5
+        ["丁", "甲项", "2", "20"],
+        ["丙", "甲项", "2", "3"],        # a's two rows are one unit that lost 2
+        ["戊", "乙项", "2", "3"],        # tied with 丙 on both: the rulebook's order
+        ["乙", "甲项", "1", "7.605"],
+        ["甲", "甲项", "1", "2.4"],
+    ]
