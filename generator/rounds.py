@@ -166,9 +166,8 @@ def read_results(folder: Path, fshown: str, report: Report, warm=None) -> pd.Dat
     """The round's result files as one frame, a file after another, with each row's file and line. With
     `warm` of serve, each file's digest is noted by the name rows are reported under (results.FileMemo),
     and a file whose bytes did not change since it was last read is not read again (Warm.read): a
-    correction changes one file of a round, and reading the others took 0.06 s at 10,000 units. It is
-    kept packed (each column as codes and distinct values: 60 MB of strings per round at 10,000 units
-    otherwise) and unpacked into the same values and dtypes."""
+    correction changes one file of a round, and reading the others took 0.06 s at 10,000 units. What is
+    kept is kept_form()."""
     frames = []
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".xlsx")
                    and p.name not in NOT_RESULTS and not p.name.startswith((".", "~$")))
@@ -176,8 +175,10 @@ def read_results(folder: Path, fshown: str, report: Report, warm=None) -> pd.Dat
         shown = f"{fshown}/{p.name}"
         if serving(warm) is not None:
             warm.file_digests[shown] = warm.digests.get(p)
-            frame = unpack(warm.read(("results", shown), p, shown,
-                                     lambda found: pack(read_result_file(p, shown, found)), report))
+            frame = warm.read(("results", shown), p, shown, lambda found: kept_form(read_result_file(p, shown, found)),
+                              report)
+            if frame is not None and not isinstance(frame, pd.DataFrame):
+                frame = unpack(frame)
         else:
             frame = read_result_file(p, shown, report)
         if frame is not None:
@@ -208,6 +209,21 @@ def read_result_file(p: Path, shown: str, report: Report) -> pd.DataFrame | None
     frame = frame[list(RESULT_COLUMNS) + [LINE]]
     frame[FILE] = shown
     return frame
+
+
+KEPT_ROWS = 300_000    # a result file of up to this many rows is kept as a frame, a larger one packed
+
+
+def kept_form(frame: pd.DataFrame | None):
+    """What kaohe serve keeps of a result file it has read: the frame made again from each column's codes
+    and distinct values, so that a text that appears in many rows is kept once (8.5 MB for a round of 133,000
+    rows at 10,000 units, against 60 MB as read), and taken as it is by the next build (pandas copies on
+    write, so no build changes it). Unpacking it again cost 0.025 s of each correction at 10,000 units. A
+    file of more than KEPT_ROWS rows is kept packed (pack(): half the memory)."""
+    if frame is None:
+        return None
+    packed = pack(frame)
+    return unpack(packed) if len(frame) <= KEPT_ROWS else packed
 
 
 def pack(frame: pd.DataFrame | None):

@@ -8,7 +8,7 @@ A rebuild in the same process starts from the previous build's work where its in
   content file outside `results/` (site.yaml, units.csv, the rulebooks), and the rounds it draws on
   (from_rounds), compared by their bytes. Its result files are then not read again;
 - when a round is scored again (a correction), each of its result files whose bytes did not change is
-  not read again (rounds.read_results, kept packed), and its checked rows are taken as they were when
+  not read again (rounds.read_results, rounds.kept_form), and its checked rows are taken as they were when
   nothing they are checked against changed and no correction names one of its units (results.FileMemo);
 - a round's view (its grouped rows, category averages, item lines and page keys) is kept when its scored
   state is the very one kept and so are the rounds of the year before (a scorecard shows the unit's
