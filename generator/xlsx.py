@@ -123,7 +123,8 @@ def sheet_rows(columns: list, numeric: list, precision, numbers: list[str]) -> l
 
 def workbook(title: str, sheet: str, header: list[str], body) -> bytes:
     """A workbook of one sheet: the header row, then `body`, the other rows as XML (sheet_rows), in parts
-    (each part is compressed as it comes: a sheet of 100,000 rows never sits in memory whole)."""
+    of text or UTF-8 bytes (each part is compressed as it comes: a sheet of 100,000 rows never sits in
+    memory whole)."""
     head = '<row r="1">' + "".join(f'<c r="{column_letter(j)}1" s="1" t="inlineStr"><is><t>{_text(h)}</t></is></c>'
                                    for j, h in enumerate(header)) + "</row>"
     parts = {
@@ -141,7 +142,7 @@ def workbook(title: str, sheet: str, header: list[str], body) -> bytes:
         with zf.open(_entry("xl/worksheets/sheet1.xml"), "w") as out:     # the sheet, a part at a time
             out.write((SHEET_HEAD + head).encode("utf-8"))
             for part in body:
-                out.write(part.encode("utf-8"))
+                out.write(part if isinstance(part, bytes) else part.encode("utf-8"))
             out.write(SHEET_TAIL.encode("utf-8"))
     return buf.getvalue()
 
