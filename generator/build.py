@@ -31,7 +31,7 @@ from .records import kept_records, search_records
 from .searchindex import SearchIndex
 from .warm import Warm
 from . import __version__
-from .write import inputs_hash, remove_later, unchanged, write_site
+from .write import ExistCheck, inputs_hash, remove_later, unchanged, write_site
 
 
 @dataclass
@@ -186,94 +186,102 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
     # the first corrected row is as quick as the next ones (3 s instead of 1 s at 10,000 units)
     if unchanged(output, inputs) and (warm is None or warm.views or cache is not None) and not (warm and warm.refresh):
         return None
-    stored = None
-    if cache is not None:           # kaohe build: a fresh Warm (kept by a resident process, resident.py)
-        from .cache import RoundCache, code_digest
-        if warm is None:            # dropped after this build: nothing for a next one is kept in it
-            warm = Warm(spans=None)
-        stored = RoundCache(cache, code_digest(digests, Path(__file__).parent), shown)
-    if warm is not None:
-        warm.begin(content_dir, (shown, drafts, profile, pdf), digests, stored)
-    site = check(content_dir, shown, log, warm)
-    if stored is not None and log and stored.loaded:
-        log(f"  计分缓存:{len(stored.loaded)} 个轮次的成绩文件未变,沿用上次的计分结果")
-    profile = profile or site.content.config.profile
-    report = Report()
-    themes = theme_dirs(content_dir, shown, site.content.config.theme, report)
-    report.raise_if_errors()
-    renderer = Renderer(themes, SiteInfo(site.content.config.title, site.content.config.organisation, profile == "public"))
-    if warm is not None:            # the same themes and generator: keep the compiled templates and rendered rows
-        if warm.renderer is not None and warm.renderer.salt == renderer.salt and warm.renderer.themes == themes:
-            renderer = warm.renderer
-        warm.renderer = renderer
-        warm.forget_others()
-    timer = Timer(log)
-    files = site_files(site, drafts=drafts, profile=profile, renderer=renderer, progress=progress, pdf=pdf, warm=warm)
+    # which files of the current site are still there, found by another process meanwhile (write.ExistCheck)
+    exists = None if pdf or dry else ExistCheck.start(output)
+    try:
+        stored = None
+        if cache is not None:           # kaohe build: a fresh Warm (kept by a resident process, resident.py)
+            from .cache import RoundCache, code_digest
+            if warm is None:            # dropped after this build: nothing for a next one is kept in it
+                warm = Warm(spans=None)
+            stored = RoundCache(cache, code_digest(digests, Path(__file__).parent), shown)
+        if warm is not None:
+            warm.begin(content_dir, (shown, drafts, profile, pdf), digests, stored)
+        site = check(content_dir, shown, log, warm)
+        if stored is not None and log and stored.loaded:
+            log(f"  计分缓存:{len(stored.loaded)} 个轮次的成绩文件未变,沿用上次的计分结果")
+        profile = profile or site.content.config.profile
+        report = Report()
+        themes = theme_dirs(content_dir, shown, site.content.config.theme, report)
+        report.raise_if_errors()
+        renderer = Renderer(themes, SiteInfo(site.content.config.title, site.content.config.organisation, profile == "public"))
+        if warm is not None:            # the same themes and generator: keep the compiled templates and rendered rows
+            if warm.renderer is not None and warm.renderer.salt == renderer.salt and warm.renderer.themes == themes:
+                renderer = warm.renderer
+            warm.renderer = renderer
+            warm.forget_others()
+        timer = Timer(log)
+        files = site_files(site, drafts=drafts, profile=profile, renderer=renderer, progress=progress, pdf=pdf, warm=warm)
 
-    def finish(writer) -> None:  # the pages, then what is made from them, before the site is replaced
-        index = None
-        try:
-            if search:   # Pagefind indexes the search records in the background while the pages are rendered
-                model, dumped = site.model, None
-                if model.serve is not None:      # serve: the unit records of the last build
-                    records, dumped = kept_records(model, model.serve.records, (model.rounds_read, model.internal))
-                else:
-                    records = list(search_records(model))
-                index = SearchIndex(records, renderer.render_record, renderer.salt,
-                                    scratch_folder(output, len(records)), writer.folder, dumped)
-                if model.serve is not None:
-                    model.serve.records["dumped"] = index.dumped
-                writer.notes["search"] = index.key
-                if not index.start(writer.old_notes.get("search")):
-                    site.search_kept = all([writer.keep_tree(name + "/") for name in index.names])
-                    if not site.search_kept:       # some bundle is missing from the current site: make them all
-                        for name in index.names:
-                            writer.drop_tree(name + "/")
-                        index.start(None)
-                    elif log:
-                        log("  搜索索引:单位名称、细则等检索内容未变,沿用上次的索引")
-                index.release()
-                del records
-            workers = workers_for(len(site.content.units))
-            # the page keys, before the data files' (which need them): helped by a second process when no
-            # Pagefind run takes the other core
-            site.model.prepare(helper=workers > 1 and (index is None or index.proc is None))
-            site.pages = write_pages(site.model, renderer, writer, workers, progress,
-                                     data_jobs(site, profile, renderer.salt, warm, cold=not writer.old))
-            timer.lap("生成页面")
-            if index is not None:
-                writer.hashed.update(index.finish())
-        finally:     # also when a search record fails to render (a theme's search.html): no scratch is left
-            if index is not None:
-                index.stop()
-                # the scratch holds the records only when Pagefind was started (a kept index leaves it empty,
-                # and starting a detached rm for it cost a fork of this process)
-                remove_later(index.scratch, index.count if index.proc is not None else 0)
-        if pdf:   # Chromium prints the pages as written: a --pdf build always makes a new tree (inplace=False)
-            writer.foreign += print_notices(site, writer.root, drafts)
-    made: dict = {}            # the data files' rows the processes made (serve)
-    first: list = []           # whether there was no site in the output folder before
+        def finish(writer) -> None:  # the pages, then what is made from them, before the site is replaced
+            index = None
+            try:
+                if search:   # Pagefind indexes the search records in the background while the pages are rendered
+                    model, dumped = site.model, None
+                    if model.serve is not None:      # serve: the unit records of the last build
+                        records, dumped = kept_records(model, model.serve.records, (model.rounds_read, model.internal))
+                    else:
+                        records = list(search_records(model))
+                    index = SearchIndex(records, renderer.render_record, renderer.salt,
+                                        scratch_folder(output, len(records)), writer.folder, dumped)
+                    if model.serve is not None:
+                        model.serve.records["dumped"] = index.dumped
+                    writer.notes["search"] = index.key
+                    if not index.start(writer.old_notes.get("search")):
+                        site.search_kept = all([writer.keep_tree(name + "/") for name in index.names])
+                        if not site.search_kept:       # some bundle is missing from the current site: make them all
+                            for name in index.names:
+                                writer.drop_tree(name + "/")
+                            index.start(None)
+                        elif log:
+                            log("  搜索索引:单位名称、细则等检索内容未变,沿用上次的索引")
+                    index.release()
+                    del records
+                if exists is not None and writer.inplace and writer.old is exists.files:
+                    writer.missing = exists.missing()
+                workers = workers_for(len(site.content.units))
+                # the page keys, before the data files' (which need them): helped by a second process when no
+                # Pagefind run takes the other core
+                site.model.prepare(helper=workers > 1 and (index is None or index.proc is None))
+                site.pages = write_pages(site.model, renderer, writer, workers, progress,
+                                         data_jobs(site, profile, renderer.salt, warm, cold=not writer.old))
+                timer.lap("生成页面")
+                if index is not None:
+                    writer.hashed.update(index.finish())
+            finally:     # also when a search record fails to render (a theme's search.html): no scratch is left
+                if index is not None:
+                    index.stop()
+                    # the scratch holds the records only when Pagefind was started (a kept index leaves it empty,
+                    # and starting a detached rm for it cost a fork of this process)
+                    remove_later(index.scratch, index.count if index.proc is not None else 0)
+            if pdf:   # Chromium prints the pages as written: a --pdf build always makes a new tree (inplace=False)
+                writer.foreign += print_notices(site, writer.root, drafts)
+        made: dict = {}            # the data files' rows the processes made (serve)
+        first: list = []           # whether there was no site in the output folder before
 
-    def done(writer) -> None:
-        site.kept = writer.kept
-        site.refilled = writer.refilled
-        made.update(writer.rows)
-        if site.model.spans is not None:
-            site.model.spans.update(writer.spans)
-        first.append(not writer.old)
-    site.files = write_site(output, files, before_swap=finish, inputs=inputs, inplace=not pdf, done=done, dry=dry)
-    cold = first[0]
-    if warm is not None and made:
-        warm.remember_rows(made, site.model)
-    timer.lap("搜索索引与交换")
-    # a first build (no site there before) writes no cache: it would cost it 0.3 s at 10,000 units, and
-    # only the builds after a change use one; the first of them writes it
-    if stored is not None and not cold:
-        site.model.save_keys(stored)
-        stored.save(warm)
-        timer.lap("保存缓存")
-    site.timings += timer.steps
-    return site
+        def done(writer) -> None:
+            site.kept = writer.kept
+            site.refilled = writer.refilled
+            made.update(writer.rows)
+            if site.model.spans is not None:
+                site.model.spans.update(writer.spans)
+            first.append(not writer.old)
+        site.files = write_site(output, files, before_swap=finish, inputs=inputs, inplace=not pdf, done=done, dry=dry)
+        cold = first[0]
+        if warm is not None and made:
+            warm.remember_rows(made, site.model)
+        timer.lap("搜索索引与交换")
+        # a first build (no site there before) writes no cache: it would cost it 0.3 s at 10,000 units, and
+        # only the builds after a change use one; the first of them writes it
+        if stored is not None and not cold:
+            site.model.save_keys(stored)
+            stored.save(warm)
+            timer.lap("保存缓存")
+        site.timings += timer.steps
+        return site
+    finally:
+        if exists is not None:
+            exists.close()
 
 
 def round_data(site: Site, rid: str, revision, score, prefix: str, profile: str, internal, writer,

@@ -116,18 +116,21 @@ def test_a_changed_row_rewrites_only_what_changed_and_equals_a_full_build(tmp_pa
 
 
 EDITS = st.lists(st.sampled_from(["rename", "note", "title", "theme", "correction", "undo", "earlier", "broken",
-                                  "reason"]),
+                                  "reason", "deleted"]),
                  min_size=1, max_size=4)
 
 
 @pytest.mark.parametrize("mode", ["build", "serve", "cache", "resident"])
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(edits=EDITS)
-def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, mode, edits):
+def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, monkeypatch, mode, edits):
     """Random edits, each followed by a rebuild over the previous output: the result equals a full build.
     serve: the rebuilds share a Warm, as `kaohe serve`'s do (rounds, views and templates kept); cache: they
     take rounds and page keys from the cache of earlier builds, as `kaohe build`'s do (cache.py); resident:
-    the first build uses the cache, the rebuilds keep its Warm, as a resident process does (resident.py)."""
+    the first build uses the cache, the rebuilds keep its Warm, as a resident process does (resident.py).
+    In serve and cache modes the files kept are checked by another process (write.ExistCheck, which only
+    sites of thousands of files use); "deleted" removes output files by hand, which a rebuild makes again."""
+    monkeypatch.setattr("generator.write.CHECK_FILES", 0 if mode in ("serve", "cache") else 10 ** 9)
     root = tmp_path_factory.mktemp("inc")
     content = root / "content"
     shutil.copytree(GOLDEN, content)
@@ -166,6 +169,9 @@ def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, mode, edits):
             p = content / "results/2024/corrections.csv"
             add_once(p, "jg-b,B1", "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录")
             p.write_text(p.read_text(encoding="utf-8").replace("复核出勤记录", f"复核出勤记录{i}"), encoding="utf-8")
+        elif edit == "deleted":        # pages deleted by hand: a unit page, a scorecard, a rulebook
+            for rel in ("units/jg-b/index.html", "results/2023/jg-a/index.html", "rules/2023-t/index.html"):
+                (out / rel).unlink(missing_ok=True)
         elif edit == "earlier":        # the year before changes: 2024's scorecards show it as 上一年度
             add_once(content / "results/2023/corrections.csv", "jg-a,B1", EARLIER)
         elif edit == "broken":         # a build that fails, then the file as it was
@@ -702,3 +708,54 @@ def test_a_file_is_hashed_again_whenever_its_bytes_may_have_changed(tmp_path, mo
     path.write_bytes(b"unit_id,ref,value\na,A1,2\n")       # the same size
     os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))   # and the old modification time put back
     assert write.file_digest(path) == hashlib.sha256(b"unit_id,ref,value\na,A1,2\n").digest() != first
+
+
+def children_checking() -> list[int]:
+    """This process's children that are running write.ExistCheck's program."""
+    found = []
+    for task in os.listdir("/proc/self/task"):
+        for pid in open(f"/proc/self/task/{task}/children").read().split():
+            try:
+                cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if b"isfile(root + os.sep + rel)" in cmdline:
+                found.append(int(pid))
+    return found
+
+
+@pytest.mark.parametrize("works", [True, False])
+def test_files_deleted_by_hand_are_found_by_the_check_process(tmp_path, monkeypatch, works):
+    """write.ExistCheck: another process finds which files of the site are missing while the content is
+    read; a rebuild makes them again. When the check fails, each kept file is checked as it is kept."""
+    from generator.write import ExistCheck
+    monkeypatch.setattr("generator.write.CHECK_FILES", 0)
+    if not works:
+        monkeypatch.setattr(ExistCheck, "PROGRAM", "import sys; sys.exit(3)")
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN, content)
+    out = tmp_path / "output"
+    warm = Warm()
+    build(content, out, drafts=True, shown="content", search=False, warm=warm)
+    gone = ["units/jg-b/index.html", "results/2023/jg-a/index.html", "rules/2023-t/index.html"]
+    for rel in gone:
+        (out / rel).unlink()
+    check = ExistCheck.start(out)
+    assert check.missing() == (set(gone) if works else None)
+    # a build that fails stops its check
+    corrections = content / "results/2024/corrections.csv"
+    text = corrections.read_text(encoding="utf-8")
+    corrections.write_text(text + "2025-02-11,no-such-unit,B1,组织考核,value,1,2,错误的一行\n", encoding="utf-8")
+    with pytest.raises(ContentError):
+        build(content, out, drafts=True, shown="content", search=False, warm=warm)
+    assert children_checking() == []
+    corrections.write_text(text, encoding="utf-8")
+    # a correction: the deleted pages, which it does not change, are made again
+    add_once(corrections, "jg-b,B1", "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录")
+    before = stamps(out)
+    build(content, out, drafts=True, shown="content", search=False, warm=warm)
+    assert all((out / rel).is_file() for rel in gone)
+    assert stamps(out)["rules/2024-t/index.html"] == before["rules/2024-t/index.html"]    # kept as it was
+    full = tmp_path / "full"
+    build(content, full, drafts=True, shown="content", search=False)
+    assert same_bytes(out, full) == []
