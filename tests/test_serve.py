@@ -3,6 +3,8 @@ content folder. Every wait has a deadline; no test asserts how fast anything is.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import html
 import json
 import os
@@ -290,3 +292,54 @@ def test_a_long_preview_frees_each_previous_build(tmp_path, monkeypatch):
         loop.close()
     finally:
         gc.set_threshold(*before)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+def test_a_save_is_seen_at_once_without_waiting_for_the_poll(tmp_path, monkeypatch):
+    """serve.Wakeup: with inotify, a saved file (also one in a folder made after the preview started) starts
+    a rebuild at once; here no poll runs at all, so only the wake-up can have started it."""
+    from tornado.ioloop import IOLoop
+
+    from livereload.handlers import LiveReloadHandler
+    from livereload.watcher import Watcher
+
+    from generator.serve import Preview, Wakeup
+
+    def a2(path: Path) -> str:
+        return next(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))["A2"]
+    monkeypatch.setattr(LiveReloadHandler, "watcher", Watcher())     # as serve() sets up; no browser waits
+    site = make_content(tmp_path)
+    output = tmp_path / "output"
+    preview = Preview(site.root, output, "content")
+    preview.rebuild()
+    builds = []
+    rebuild = preview.rebuild
+    preview.rebuild = lambda: (builds.append(1), rebuild())
+    loop = preview.loop = IOLoop()
+    try:
+        wake = Wakeup(preview, loop)
+        assert wake.fd is not None
+
+        async def until(count: int) -> None:
+            deadline = time.monotonic() + DEADLINE
+            while len(builds) < count and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+        loop.run_sync(lambda: asyncio.sleep(0.2))
+        assert builds == []                         # nothing saved, nothing built
+        save(site.root / "results/r/results.csv", GOOD.replace("a,A2,100", "a,A2,95"))
+        loop.run_sync(lambda: until(1))
+        assert len(builds) == 1 and preview.failure is None
+        assert a2(output / "results/r/data/scores.csv") == "20.00"        # 出勤率 95%: the 90% tier
+        # a new round's folder, then its files
+        site.round("r2", ROUND.replace("轮次", "第二轮"), GOOD)
+        loop.run_sync(lambda: until(2))
+        loop.run_sync(lambda: asyncio.sleep(0.3))
+        assert (output / "results/r2/index.html").is_file()
+        built = len(builds)
+        assert a2(output / "results/r2/data/scores.csv") == "25.00"
+        save(site.root / "results/r2/results.csv", GOOD.replace("a,A2,100", "a,A2,80"))
+        loop.run_sync(lambda: until(built + 1))
+        assert len(builds) == built + 1
+        assert a2(output / "results/r2/data/scores.csv") == "10.00"
+    finally:
+        loop.close(all_fds=True)
