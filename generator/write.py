@@ -28,6 +28,7 @@ PART = ".kaohe-part-"
 STAGED = ".kaohe-new"          # a changed file, written beside its target until the build has succeeded
 STAGED_DIR = ".kaohe-new-"     # a folder made by another program, beside the one it replaces
 BUSY = ".kaohe-updating"       # present while a build updates the site in place
+TRASH = ".trash-"              # .<site>.trash-…: old files replaced by a build, beside the site (Files._trash)
 SPANS = ".spans"               # where a worker's scorecards have their averages (holes.py)
 PENDING_BYTES = 64 << 20       # changed files a process keeps in memory until the commit; the rest are staged
 # a changed file larger than this (an overview, a 通报, a data file: megabytes each at 10,000 units) is staged and
@@ -351,19 +352,31 @@ class Files:
         (self.root / MANIFEST).unlink(missing_ok=True)
         self.overwrite()
         targets = [safe_path(self.root, rel) for rel in self.staged]
+        trash = self._trash() if targets else None
+
+        def swap(i: int, target: str) -> None:
+            if trash is not None:       # the old file lives on in the trash, freed after the build
+                try:
+                    os.link(target, f"{trash}{os.sep}{i}")
+                except OSError:         # a new file, or no hard links here: the rename frees the old one
+                    pass
+            os.replace(target + STAGED, target)
         if len(targets) > 16:       # renames in different folders run in parallel in the kernel: about twice as fast
             with ThreadPoolExecutor(8) as pool:
-                list(pool.map(lambda target: os.replace(target + STAGED, target), targets))
+                list(pool.map(swap, range(len(targets)), targets))
         else:
-            for target in targets:
-                os.replace(target + STAGED, target)
+            for i, target in enumerate(targets):
+                swap(i, target)
+        if trash is not None:
+            free_later(trash)
         for rel in self.foreign:
             staged, final, old = self._made_at(rel), self.root / rel, self.root / f"{STAGED_DIR}old-{rel}"
             if final.exists():
                 final.rename(old)
             staged.rename(final)
             shutil.rmtree(old, ignore_errors=True)
-        gone = sorted(set(self.old) - set(self.digests), reverse=True)
+        digests = self.digests
+        gone = sorted((rel for rel in self.old if rel not in digests), reverse=True)
         for rel in gone:
             path = safe_join(self.root, rel)
             path.unlink(missing_ok=True)
@@ -376,6 +389,22 @@ class Files:
                     break
         write_manifest(self.root, manifest)
 
+
+    def _trash(self) -> str | None:
+        """A new folder beside the site (not in it: a deploy copying the site must not see it) where commit()
+        keeps the old files that staged ones replace. A rename over a file frees the old file's blocks
+        there and then: 19 ms for the six files of megabytes (an overview, a 通报, the data files) that a
+        correction replaces at 10,000 units. Kept in the trash, they are freed by a detached `rm` after the
+        build. Trash left by a build that was killed is removed here."""
+        parent, name = self.root.parent, self.root.name
+        for left in parent.glob(f".{name}{TRASH}*"):
+            shutil.rmtree(left, ignore_errors=True)
+        folder = os.path.join(parent, f".{name}{TRASH}{os.getpid()}-{time.monotonic_ns()}")
+        try:
+            os.mkdir(folder)
+        except OSError:
+            return None
+        return folder
 
     def overwrite(self) -> None:
         """Write each changed file kept in memory over its target. On this machine's ext4 that costs about
@@ -656,6 +685,21 @@ MANIFEST_HEAD = '{"inputs":"'         # how write_manifest's JSON begins (inputs
 def manifest_of(writer: Files, inputs: str) -> dict:
     """The manifest of what `writer` made (written with each part's keys sorted: write_manifest)."""
     return {"inputs": inputs, "notes": writer.notes, "files": writer.digests, "sources": writer.sources}
+
+
+def free_later(folder: str) -> None:
+    """Delete `folder` (a trash of old files: Files._trash) in a detached `rm`, so that this process does
+    not wait for their blocks to be freed; where there is no `rm`, now."""
+    rm = shutil.which("rm")
+    if rm:
+        import subprocess
+        try:
+            subprocess.Popen([rm, "-rf", "--", folder], start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            return
+        except OSError:
+            pass
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def remove_later(folder: Path, files: int) -> None:

@@ -383,6 +383,38 @@ def test_the_content_folder_typed_another_way_keeps_the_pages_that_did_not_chang
     assert same_bytes(out, full) == []
 
 
+def test_replaced_files_are_freed_after_the_build_from_a_trash_beside_the_site(tmp_path, monkeypatch):
+    """Files renamed over their targets (staged: over INPLACE_MAX) keep their old inode in a trash folder
+    beside the site until a detached `rm` frees it after the build (write.Files._trash): the new bytes are
+    in place, a hard link elsewhere keeps the old ones, nothing is left behind, and a trash left by a killed
+    build is removed by the next."""
+    import time
+
+    import generator.write as write_module
+    monkeypatch.setattr(write_module, "INPLACE_MAX", 0)      # every changed file staged and renamed
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN, content)
+    out = tmp_path / "output"
+    build(content, out, drafts=True, shown="content", search=False)
+    overview = out / "results/2024/index.html"
+    os.link(overview, tmp_path / "snapshot.html")
+    old = overview.read_bytes()
+    left = tmp_path / ".output.trash-1-2"
+    left.mkdir()
+    (left / "0").write_bytes(b"old")
+    correct_jg_b(content)
+    build(content, out, drafts=True, shown="content", search=False)
+    assert overview.read_bytes() != old and (tmp_path / "snapshot.html").read_bytes() == old
+    deadline = time.monotonic() + 30
+    while list(tmp_path.glob(".output.trash-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".output.trash-*")) == []
+    assert not any(".trash-" in rel for rel in files(out))
+    full = tmp_path / "full"
+    build(content, full, drafts=True, shown="content", search=False)
+    assert same_bytes(out, full) == []
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_write_that_fails_during_the_update_leaves_the_site_as_it_was(tmp_path, monkeypatch, workers):
     """A disk that fills up while the changed files are written over the old ones: every file already
