@@ -465,7 +465,9 @@ class Files:
             raise failure
 
 
-CHECK_FILES = 5_000     # a site of fewer files has each kept file checked by the process keeping it
+CHECK_FILES = 5_000     # a site of fewer files has each kept file checked by the process keeping it ...
+CHECK_MAX_FILES = 150_000   # ... and so has one of more: the check's process would hold its whole manifest
+# (about 300 MB at 100,000 units, beside a build that peaks at 2-3 GB there)
 
 
 class ExistCheck:
@@ -508,7 +510,7 @@ sys.stdout.buffer.write(f"ok {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_de
         """A check of the site in `output`, or None where it is not worth a process (or there is no site)."""
         files = read_manifest(output).get("files", {})
         known = _written.get(str((output / MANIFEST).absolute()))
-        if len(files) < CHECK_FILES or known is None or known[1].get("files") is not files:
+        if not CHECK_FILES <= len(files) <= CHECK_MAX_FILES or known is None or known[1].get("files") is not files:
             return None
         return cls(output, known[0], files)
 
