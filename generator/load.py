@@ -24,7 +24,7 @@ def load_content(root: Path, shown: str, report: Report, warm=None) -> Content:
     else:
         units = load_units(root / "units.csv", f"{shown}/units.csv", report)
     broken: set = set()
-    rulebooks = load_rulebooks(root / "rules", f"{shown}/rules", report, broken)
+    rulebooks = load_rulebooks(root / "rules", f"{shown}/rules", report, broken, warm)
     rounds, results = load_rounds(root / "results", f"{shown}/results", report, warm)
     content = Content(root=shown, config=config, units=units, rulebooks=rulebooks, rounds=rounds, results=results, broken=broken)
     for rnd in rounds.values():

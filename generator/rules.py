@@ -16,8 +16,11 @@ ITEM_KEYS = {"id", "title", "points", "requirements", "methods", "measure", "def
 AGGREGATE_STATS = ("mean", "min", "max", "median")
 
 
-def load_rulebooks(rules_dir: Path, shown: str, report: Report, broken: set | None = None) -> dict[str, Rulebook]:
-    """Every rulebook under rules/; ids of rulebooks with errors are added to `broken`."""
+def load_rulebooks(rules_dir: Path, shown: str, report: Report, broken: set | None = None,
+                   warm=None) -> dict[str, Rulebook]:
+    """Every rulebook under rules/; ids of rulebooks with errors are added to `broken`. With `warm` (kaohe
+    serve), a rulebook file whose bytes did not change since the last build is not read again (Warm.read;
+    its YAML took 0.01 s of every rebuild at the bench's two rulebooks)."""
     books: dict[str, Rulebook] = {}
     broken = set() if broken is None else broken
     if not rules_dir.is_dir():
@@ -29,6 +32,9 @@ def load_rulebooks(rules_dir: Path, shown: str, report: Report, broken: set | No
         errors_before = len(report.errors)
         if entry.is_dir():
             book = _load_folder(entry, f"{shown}/{entry.name}", report)
+        elif entry.suffix == ".md" and warm is not None:
+            name = f"{shown}/{entry.name}"
+            book = warm.read(("rulebook", name), entry, name, lambda found: _load_file(entry, name, found), report)
         elif entry.suffix == ".md":
             book = _load_file(entry, f"{shown}/{entry.name}", report)
         else:

@@ -116,7 +116,7 @@ def test_a_changed_row_rewrites_only_what_changed_and_equals_a_full_build(tmp_pa
 
 
 EDITS = st.lists(st.sampled_from(["rename", "note", "title", "theme", "correction", "undo", "earlier", "broken",
-                                  "reason", "deleted"]),
+                                  "reason", "deleted", "rulebook"]),
                  min_size=1, max_size=4)
 
 
@@ -169,6 +169,9 @@ def test_incremental_rebuilds_equal_full_builds(tmp_path_factory, monkeypatch, m
             p = content / "results/2024/corrections.csv"
             add_once(p, "jg-b,B1", "2025-02-10,jg-b,B1,组织考核,value,99,94,复核出勤记录")
             p.write_text(p.read_text(encoding="utf-8").replace("复核出勤记录", f"复核出勤记录{i}"), encoding="utf-8")
+        elif edit == "rulebook":       # a rulebook's narrative (not what a published result depends on)
+            p = content / "rules/2024-t.md"
+            p.write_text(re.sub(r"有记录[0-9]*。", f"有记录{i}。", p.read_text(encoding="utf-8")), encoding="utf-8")
         elif edit == "deleted":        # pages deleted by hand: a unit page, a scorecard, a rulebook
             for rel in ("units/jg-b/index.html", "results/2023/jg-a/index.html", "rules/2023-t/index.html"):
                 (out / rel).unlink(missing_ok=True)
@@ -788,6 +791,31 @@ def test_files_deleted_by_hand_are_found_by_the_check_process(tmp_path, monkeypa
     build(content, out, drafts=True, shown="content", search=False, warm=warm)
     assert all((out / rel).is_file() for rel in gone)
     assert stamps(out)["rules/2024-t/index.html"] == before["rules/2024-t/index.html"]    # kept as it was
+    full = tmp_path / "full"
+    build(content, full, drafts=True, shown="content", search=False)
+    assert same_bytes(out, full) == []
+
+
+def test_serve_reads_a_rulebook_again_only_when_it_changed(tmp_path, monkeypatch):
+    """Under serve an unchanged rulebook file is taken as read by the build before (Warm.read); a changed
+    one is read again, and the rebuild equals a full build."""
+    import generator.rules as rules_module
+    content = tmp_path / "content"
+    shutil.copytree(GOLDEN, content)
+    out = tmp_path / "output"
+    warm = Warm()
+    build(content, out, drafts=True, shown="content", search=False, warm=warm)
+    read = []
+    load_file = rules_module._load_file
+    monkeypatch.setattr(rules_module, "_load_file", lambda path, *a: (read.append(path.name), load_file(path, *a))[1])
+    correct_jg_b(content)
+    build(content, out, drafts=True, shown="content", search=False, warm=warm)
+    assert read == []
+    book = content / "rules/2024-t.md"
+    book.write_text(book.read_text(encoding="utf-8").replace("有记录。", "有记录(新)。"), encoding="utf-8")
+    build(content, out, drafts=True, shown="content", search=False, warm=warm)
+    assert read == ["2024-t.md"]
+    assert "有记录(新)" in (out / "rules/2024-t/index.html").read_text(encoding="utf-8")
     full = tmp_path / "full"
     build(content, full, drafts=True, shown="content", search=False)
     assert same_bytes(out, full) == []
