@@ -100,7 +100,7 @@ def score_all(content: Content, report: Report, warm=None) -> tuple[dict, dict]:
         lock = content.locks.get(rid)
         marks = sorted({r.corrections for r in lock.revisions if r.corrections <= len(fixes)} if lock else set())
         marks = [k for k in marks if k != len(fixes)] + [len(fixes)]
-        layout = build_layout(rnd, content)
+        layout = warm.layout(rid, partial(build_layout, rnd, content)) if warm is not None else build_layout(rnd, content)
         counted = counted_refs(layout)
         frame, done, states[rid] = content.results[rid], 0, {}
         for k in marks:

@@ -798,7 +798,7 @@ def test_files_deleted_by_hand_are_found_by_the_check_process(tmp_path, monkeypa
 
 def test_serve_reads_a_rulebook_again_only_when_it_changed(tmp_path, monkeypatch):
     """Under serve an unchanged rulebook file is taken as read by the build before (Warm.read); a changed
-    one is read again, and the rebuild equals a full build."""
+    one is read again, and the rebuild equals a full build; so does one after a unit is renamed."""
     import generator.rules as rules_module
     content = tmp_path / "content"
     shutil.copytree(GOLDEN, content)
@@ -816,6 +816,10 @@ def test_serve_reads_a_rulebook_again_only_when_it_changed(tmp_path, monkeypatch
     build(content, out, drafts=True, shown="content", search=False, warm=warm)
     assert read == ["2024-t.md"]
     assert "有记录(新)" in (out / "rules/2024-t/index.html").read_text(encoding="utf-8")
+    # a unit renamed: the rounds' layouts (kept while their context is the same: Warm.layout) are made again
+    units = content / "units.csv"
+    units.write_text(units.read_text(encoding="utf-8").replace("甲局", "甲局(新名)"), encoding="utf-8")
+    build(content, out, drafts=True, shown="content", search=False, warm=warm)
     full = tmp_path / "full"
     build(content, full, drafts=True, shown="content", search=False)
     assert same_bytes(out, full) == []
