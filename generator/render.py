@@ -110,7 +110,6 @@ class Renderer:
         self.stock = stock(themes, DEFAULT_THEME)     # every template is the default theme's (holes.py)
         self.env.filters["fragment"] = self.fragment
         self.env.filters["fragments"] = self.fragments_of
-        self.env.globals["ranking_rows"] = ranking_rows
 
     FRAGMENTS = 100_000     # rendered fragments remembered; most units share most of their item rows
 
@@ -228,30 +227,3 @@ def lookup_index(content) -> bytes:
     # orjson writes what json.dumps(ensure_ascii=False, separators=(",", ":")) writes (tests/test_site.py), in
     # a tenth of the time: 0.02 s of every rebuild at 10,000 units
     return b"window.KAOHE_LOOKUP = " + orjson.dumps(entries) + b";\n"
-
-
-TIED = '<span class="kh-tied" title="名次并列于名额线,由考核委员会研究确定">并列</span>'
-VETOED = ' class="kh-vetoed"'
-
-
-def ranking_rows(rows, root: str) -> Markup:
-    """`{{ ranking_rows(r.rows, root) }}`: the rows of a ranking table of the default theme's round.html, a
-    <tr> per unit (model.RankRow), as its loop over them wrote them, byte for byte. A round of 10,000 units
-    has 10,000 rows here, and as a template loop they took 0.04 s of every correction; as one f-string
-    each, a quarter of that. A theme of its own may loop over r.rows as it likes."""
-    esc = output_escape
-    root = esc(root)
-    out = []
-    for row in rows:
-        grade, veto = esc(row.grade), row.veto
-        awards = "".join(f'<span class="kh-award">{esc(a.name)}{TIED if a.tied else ""}</span>'
-                         for a in row.awards) if row.awards else ""
-        tag = f' <span class="kh-tag kh-tag-veto" title="{esc(veto)}">一票否决</span>' if veto else ""
-        out.append(f'      <tr{VETOED if veto else ""}>\n'
-                   f'        <td class="kh-num">{row.rank}</td>\n'
-                   f'        <th scope="row"><a href="{root}{esc(row.scorecard)}">{esc(row.unit.name)}</a></th>\n'
-                   f'        <td class="kh-num">{esc(row.total)}</td>\n'
-                   f'        <td><span class="kh-grade" data-grade="{grade}">{grade}</span>{tag}</td>\n'
-                   f'        <td>{awards}</td>\n'
-                   f'      </tr>\n')
-    return Markup("".join(out))
