@@ -389,7 +389,6 @@ class Files:
                     break
         write_manifest(self.root, manifest)
 
-
     def _trash(self) -> str | None:
         """A new folder beside the site (not in it: a deploy copying the site must not see it) where commit()
         keeps the old files that staged ones replace. A rename over a file frees the old file's blocks
@@ -691,26 +690,27 @@ def manifest_of(writer: Files, inputs: str) -> dict:
 
 def free_later(folder: str) -> None:
     """Delete `folder` (a trash of old files: Files._trash) in a detached `rm`, so that this process does
-    not wait for their blocks to be freed; where there is no `rm`, now."""
-    rm = shutil.which("rm")
-    if rm:
-        import subprocess
-        try:
-            subprocess.Popen([rm, "-rf", "--", folder], start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            return
-        except OSError:
-            pass
-    shutil.rmtree(folder, ignore_errors=True)
+    not wait for their blocks to be freed; where that cannot be, now."""
+    if not _rm_detached(folder):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def remove_later(folder: Path, files: int) -> None:
     """Delete the replaced site. A large one (tens of thousands of files take seconds) is deleted by a
     detached `rm` so the build returns at once; the new site is already in place either way."""
-    rm = shutil.which("rm")
-    if files > 5000 and rm:
-        import subprocess
-        subprocess.Popen([rm, "-rf", "--", str(folder)], start_new_session=True,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    else:
+    if not (files > 5000 and _rm_detached(str(folder))):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _rm_detached(folder: str) -> bool:
+    """Start `rm -rf folder` in a session of its own (it outlives this process); whether it could be."""
+    rm = shutil.which("rm")
+    if not rm:
+        return False
+    import subprocess
+    try:
+        subprocess.Popen([rm, "-rf", "--", folder], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        return False
+    return True
