@@ -51,7 +51,7 @@ def main(state_path: str, content: str, output: str, log: str | None = None) -> 
                 time.sleep(0.05)   # serve prints its line just after the manifest is written
                 lines = [line for line in Path(log).read_text("utf-8", errors="replace").splitlines() if "已生成" in line]
                 said = ";" + lines[-1] if lines else ""
-            print(f"更正后 {took:.2f} 秒,预览中的网站已更新({cells[0]} {cells[1]} = {cells[2]}){said}")
+            print(f"更正后 {took:.3f} 秒,预览中的网站已更新({cells[0]} {cells[1]} = {cells[2]}){said}")
             return 0
         time.sleep(0.005)
     print(f"{TIMEOUT:.0f} 秒内预览中的网站没有更新", file=sys.stderr)
