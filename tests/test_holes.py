@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import shutil
 
+import pytest
+
 from conftest import REPO
 from generator.build import build
 from generator.warm import Warm
@@ -116,3 +118,47 @@ def test_another_themes_scorecards_are_always_rendered(tmp_path):
     assert again.refilled == 0
     assert same_bytes(out, full_build(content, tmp_path)) == []
     assert files(out)
+
+
+@pytest.mark.parametrize("edited", [False, True])
+def test_serve_started_over_an_up_to_date_site_finds_the_averages_in_the_background(tmp_path, monkeypatch, edited):
+    """kaohe serve started over an up-to-date site draws no scorecard, so it does not know where their
+    averages are; between rebuilds it draws them in the background (holes.SpanFill), and the first
+    correction that moves an average refills them, with the bytes of a full build. A scorecard changed by
+    hand is not the drawing: the correction draws it again."""
+    import asyncio
+
+    from tornado.ioloop import IOLoop
+
+    from livereload.handlers import LiveReloadHandler
+    from livereload.watcher import Watcher
+
+    from generator.serve import Preview
+    monkeypatch.setattr(LiveReloadHandler, "watcher", Watcher())
+    content, out = site(tmp_path)
+    build(content, out, drafts=True, shown="content")        # the site, up to date (serve indexes it too)
+    if edited:
+        page = out / PEER
+        page.write_bytes(page.read_bytes().replace("类别平均".encode("utf-8"), "类别均值".encode("utf-8"), 1))
+    preview = Preview(content, out, "content")
+    loop = preview.loop = IOLoop()
+    try:
+        preview.rebuild()                      # writes nothing: only fills the preview's memory
+        assert preview.filling is not None and PEER not in preview.warm.spans
+        assert any(space[0] == "2024" and rows for space, rows in preview.warm.data_rows.items())
+        deadline = loop.time() + 60
+
+        async def filled() -> None:
+            while preview.filling is not None and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+        loop.run_sync(filled)
+        assert preview.filling is None and PEER in preview.warm.spans
+        correct_jg_a(content, "70")           # the category's average of section B moves
+        preview.poll()
+        assert preview.failure is None and preview.site.refilled == (0 if edited else 1)
+        loop.run_sync(filled)
+    finally:
+        loop.close()
+    full = tmp_path / "full"
+    build(content, full, drafts=True, shown="content")
+    assert same_bytes(out, full) == []
