@@ -270,6 +270,8 @@ def build(content_dir: Path, output: Path, *, drafts: bool = False, profile: str
         cold = first[0]
         if warm is not None and made:
             warm.remember_rows(made, site.model)
+        if warm is not None and site.model.spans is not None:   # where the averages are: holes.SpanFill
+            warm.drawn = (site.model, output.absolute())
         timer.lap("搜索索引与交换")
         # a first build (no site there before) writes no cache: it would cost it 0.3 s at 10,000 units, and
         # only the builds after a change use one; the first of them writes it

@@ -143,10 +143,17 @@ def _build(args) -> int:
     code, units = _build_here(args, warm, cache_folder(Path(args.content)))
     if warm is not None and units is not None and resident.wanted(units):
         pid = resident.start(args, lambda again: _reporting(lambda: _build_here(again, warm, None)[0]),
-                             lambda: _warm_up(args, warm))
+                             lambda: _warm_up(args, warm), lambda: _span_fill(warm))
         if pid is not None:
             print(resident.started_message(pid), file=sys.stderr, flush=True)
     return code
+
+
+def _span_fill(warm):
+    """In the resident process, between builds: where the averages are in the scorecards the last build
+    kept without drawing them (holes.SpanFill), so that the next correction refills them."""
+    from .holes import SpanFill
+    return SpanFill.of(warm)
 
 
 def _warm_up(args, warm) -> None:

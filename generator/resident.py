@@ -215,10 +215,12 @@ def idle_seconds() -> float:
         return IDLE
 
 
-def start(args, run, warm_up=None) -> int | None:
+def start(args, run, warm_up=None, fill=None) -> int | None:
     """Fork a resident process that answers the next builds of these folders with `run(args) -> exit code`
     (which keeps its Warm), after `warm_up()` (which fills that Warm without writing anything); the pid, or
-    None when one is there already or it cannot be made. A build asked for during the warm-up waits for it."""
+    None when one is there already or it cannot be made. A build asked for during the warm-up waits for it.
+    `fill()`: after the warm-up and each build, work to do while no build is asked for, or None (an object
+    whose step() does some and says whether any is left: holes.SpanFill)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(address(args))     # bound before the fork, so that it answers as soon as this process ends
@@ -250,21 +252,26 @@ def start(args, run, warm_up=None) -> int | None:
             except Exception:
                 warmed = False
             gc.collect()
-        _serve(sock, run, idle, warmed)
+        _serve(sock, run, idle, warmed, fill)
     except BaseException:
         pass
     finally:
         os._exit(0)
 
 
-def _serve(sock: socket.socket, run, idle: float, warmed: bool | None = None) -> None:
+def _serve(sock: socket.socket, run, idle: float, warmed: bool | None = None, fill=None) -> None:
     from .warm import COLLECT_AFTER, UNCOLLECTED     # as kaohe serve collects
     builds, uncollected = 0, 0
+    work = fill() if fill is not None else None      # done a step at a time while no build is asked for
     while True:
-        sock.settimeout(COLLECT_AFTER if uncollected else idle)
+        sock.settimeout(work.PAUSE if work is not None else COLLECT_AFTER if uncollected else idle)
         try:
             conn, _ = sock.accept()
         except TimeoutError:
+            if work is not None:
+                if not work.step():
+                    work = None
+                continue
             if not uncollected:
                 return               # idle: go away
             gc.collect()
@@ -290,6 +297,7 @@ def _serve(sock: socket.socket, run, idle: float, warmed: bool | None = None) ->
                 continue
             code, healthy = _answer(request, fds, run)
             builds += 1
+            work = fill() if fill is not None and healthy else None
             try:
                 _send(conn, {"code": code})
             except OSError:

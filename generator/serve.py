@@ -43,7 +43,6 @@ POLL_MS = 50      # how often the watched files are compared (at most): a rebuil
                   # (a comparison takes 0.4 ms for the 10,000-unit bench content: under 1% of a core)
 POLL_SHARE = 20   # ... but never more often than every 20 times a comparison takes (5% of a core when idle)
 COLLECT_NOW_UNITS = 20_000   # ... or at once after every rebuild of a site of more units
-FILL_PAUSE = 0.01            # between two steps of finding the averages in kept scorecards (Preview.fill_spans)
 REPO_THEMES = Path(__file__).resolve().parent.parent / "themes"
 PAGE_SUFFIXES = (".html", ".htm")
 CONTENT_FAILED = "内容有误,网站未更新"
@@ -109,8 +108,8 @@ class Preview:
         self.pending = None                             # the collection scheduled by collect_later()
         self.uncollected = 0                            # rebuilds since the last collection
         self.units = 0                                  # units of the last site built
-        self.site = None                                # the last site built, until its spans are found
-        self.filling: SpanFill | None = None            # finding them (fill_spans) ...
+        self.refilled = 0                               # scorecards the last build refilled (holes.py)
+        self.filling: SpanFill | None = None            # finding where the averages are (fill_spans) ...
         self.fill_next = None                           # ... whose next step is scheduled here
 
     def rebuild(self) -> None:
@@ -133,7 +132,7 @@ class Preview:
             if site is None:            # nothing that the site is made from changed
                 return
             self.units = len(site.content.units)
-            self.site = site
+            self.refilled = site.refilled
             self.fill_spans()
             for line in site.report.lines():
                 print(line, file=sys.stderr)
@@ -147,22 +146,22 @@ class Preview:
         drawing (holes.SpanFill), a step at a time between the IOLoop's other work, so that the next
         correction that moves a category's average refills them instead of drawing them. Without an IOLoop
         (before serving starts), once it is there."""
-        site, self.filling = self.site, None
+        if self.loop is None:
+            return
         if self.fill_next is not None:           # a newer build: its own fill replaces the one under way
             self.loop.remove_timeout(self.fill_next)
             self.fill_next = None
-        if self.loop is None or site is None or site.model is None or site.model.spans is None \
-                or not self.warm.renderer.stock:
+        fill = self.filling = SpanFill.of(self.warm)
+        if fill is None:
             return
-        fill = self.filling = SpanFill(site.model, self.warm.renderer, self.output)
 
         def step() -> None:
             self.fill_next = None
             if fill.step():
-                self.fill_next = self.loop.call_later(FILL_PAUSE, step)
+                self.fill_next = self.loop.call_later(fill.PAUSE, step)
             else:
-                self.filling = self.site = None
-        self.fill_next = self.loop.call_later(FILL_PAUSE, step)
+                self.filling = None
+        self.fill_next = self.loop.call_later(fill.PAUSE, step)
 
     def poll(self) -> None:
         """Called by the IOLoop: one full build per poll that sees any change, then reload the browsers."""

@@ -76,6 +76,7 @@ class Warm:
     lasts: object = None          # units -> whether this Warm is kept after a build of that size (None: it is)
     refresh: bool = False         # the next build rescores every round and makes every data file's rows (cli._warm_up)
     layouts: dict = field(default_factory=dict)    # round id -> (its context, its layout.build_layout())
+    drawn: tuple | None = None    # (site model, output folder) of the last build, until holes.SpanFill.of takes it
 
     def begin(self, content_dir: Path, options: tuple, digests: dict | None = None, stored=None) -> None:
         """Before a build: digest every round's own inputs and decide which rounds are kept. `digests`:

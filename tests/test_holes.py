@@ -155,7 +155,7 @@ def test_serve_started_over_an_up_to_date_site_finds_the_averages_in_the_backgro
         assert preview.filling is None and PEER in preview.warm.spans
         correct_jg_a(content, "70")           # the category's average of section B moves
         preview.poll()
-        assert preview.failure is None and preview.site.refilled == (0 if edited else 1)
+        assert preview.failure is None and preview.refilled == (0 if edited else 1)
         loop.run_sync(filled)
     finally:
         loop.close()

@@ -251,3 +251,33 @@ def test_the_command_line_does_not_import_pandas_before_asking_the_resident_proc
             "print(sorted(m for m in ('pandas', 'numpy', 'jinja2') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=DEADLINE)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_between_builds_the_resident_process_does_its_background_work_then_goes_away_when_idle():
+    """resident._serve: after the warm-up and after each build, the work fill() gives (holes.SpanFill: where
+    the averages are in scorecards the last build kept) is done a step at a time while no build is asked
+    for; only then does the idle time start, after which the process goes away."""
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(f"\0kaohe-test-{os.getpid()}-{time.monotonic_ns()}")
+    sock.listen(1)
+    steps: list = []
+
+    class Work:
+        PAUSE = 0.001
+
+        def step(self) -> bool:
+            steps.append(time.monotonic())
+            return len(steps) < 5
+    made: list = []
+
+    def fill():
+        made.append(1)
+        return Work() if len(made) == 1 else None
+    start = time.monotonic()
+    with sock:
+        resident._serve(sock, run=None, idle=0.3, warmed=True, fill=fill)
+    assert len(steps) == 5 and made == [1]
+    assert time.monotonic() - steps[-1] >= 0.3          # idle counted from the end of the work
+    assert time.monotonic() - start < DEADLINE
