@@ -5,9 +5,9 @@ content folder of thousands of files, see poll()), and at once when inotify says
 (Wakeup, on Linux), compares a snapshot of the watched files with the previous one; on any difference it
 runs `build()` right there, with what the previous build computed kept where its inputs are the same
 (warm.py: scored rounds, result files read and checked, round views, page keys, compiled templates,
-search records): at 10,000 units one more deduction is in place about 0.75 s after it is saved, the
-bench's heavier correction (1,695 pages re-rendered) about 0.9 s (bench/RESULTS.md), as quick as `kaohe
-build` answered by its resident process (resident.py). So builds never overlap, however many files one
+search records): at 10,000 units one more deduction is in place about 0.6 s after it is saved, the
+bench's heavier correction (1,695 pages re-rendered) about 0.8 s (bench/RESULTS.md), a little quicker than `kaohe
+build` answered by its resident process (resident.py), which has a process to start. So builds never overlap, however many files one
 save touches, and no request is answered mid-build (the build also swaps the new site in atomically).
 Browsers are then told to reload.
 
