@@ -297,11 +297,11 @@ def _serve(sock: socket.socket, run, idle: float, warmed: bool | None = None, fi
                 continue
             code, healthy = _answer(request, fds, run)
             builds += 1
-            work = fill() if fill is not None and healthy else None
             try:
                 _send(conn, {"code": code})
             except OSError:
                 pass
+            work = fill() if fill is not None and healthy else None     # once the caller has its answer
         if not healthy:
             return                  # an unexpected failure: what it keeps may be inconsistent
         uncollected += 1
